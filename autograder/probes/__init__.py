@@ -1,0 +1,80 @@
+"""What a worker does with the student's code when the grader asks: run it on given inputs.
+
+A probe takes the student's namespace and plain data (numpy arrays, numbers) and returns
+plain data.  It judges nothing: the grader compares what comes back with the reference in
+its own process.  Probes register with ``@probe``; their names are the protocol's verbs.
+Each part's probes live in a module of this package.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+PROBES: dict[str, Callable[..., dict[str, Any]]] = {}
+ATTENTION_LAYERS = ("W_q", "W_k", "W_v", "W_o")
+
+
+class StudentAPIError(Exception):
+    """The student's code does not have the shape the assignment asks for."""
+
+
+def probe(function: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    PROBES[function.__name__] = function
+    return function
+
+
+def need(namespace: dict[str, Any], name: str) -> Any:
+    if name not in namespace:
+        raise StudentAPIError(f"`{name}` is not defined: check its spelling and that its cell runs")
+    return namespace[name]
+
+
+def to_array(value: Any, what: str) -> np.ndarray:
+    """A tensor the student returned, as a numpy array (float64 stays float64)."""
+    if not isinstance(value, torch.Tensor):
+        raise StudentAPIError(f"{what} should be a torch.Tensor, got {type(value).__name__}")
+    return value.detach().cpu().numpy().copy()
+
+
+def tensor(array: np.ndarray | None, requires_grad: bool = False) -> torch.Tensor | None:
+    if array is None:
+        return None
+    result = torch.from_numpy(np.array(array))
+    return result.requires_grad_(requires_grad) if requires_grad else result
+
+
+def unpack_pair(result: Any, what: str) -> tuple[Any, Any]:
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise StudentAPIError(f"{what} should return a pair (output, attention_weights), got {type(result).__name__}")
+    return result[0], result[1]
+
+
+def backward(pairs: list[tuple[torch.Tensor, np.ndarray | None]]) -> None:
+    """Backpropagate sum(output * upstream) over the given outputs, so gradients are comparable."""
+    total = None
+    for output, upstream in pairs:
+        if upstream is None:
+            continue
+        if not output.requires_grad:
+            raise StudentAPIError("no gradient flows through an output: was it detached or built without autograd?")
+        term = (output * torch.from_numpy(upstream).to(output.dtype)).sum()
+        total = term if total is None else total + term
+    if total is not None:
+        total.backward()
+
+
+def grad_of(value: torch.Tensor) -> np.ndarray | None:
+    return None if value.grad is None else value.grad.detach().cpu().numpy().copy()
+
+
+
+
+def load_all() -> None:
+    """Import every probe module (the worker does this before it locks itself down)."""
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")

@@ -1,0 +1,47 @@
+"""Our solutions: the ground truth the checks compare with, run in the grader's own process.
+
+Written for clarity, not speed; the checks call them in float64.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+MASK_FILL = -1e9
+
+
+def scaled_dot_product_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor,
+                                 mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """softmax(Q K^T / sqrt(d_k)) V, with scores set to -1e9 where ``mask == 0``."""
+    scores = torch.matmul(Q, K.transpose(-2, -1)) / math.sqrt(Q.size(-1))
+    if mask is not None:
+        scores = scores.masked_fill(mask == 0, MASK_FILL)
+    weights = F.softmax(scores, dim=-1)
+    return torch.matmul(weights, V), weights
+
+
+class MultiHeadAttention(nn.Module):
+    """Self-attention with ``num_heads`` heads of size ``embed_dim // num_heads``."""
+
+    def __init__(self, embed_dim: int, num_heads: int) -> None:
+        super().__init__()
+        assert embed_dim % num_heads == 0, "embed_dim must be divisible by num_heads"
+        self.embed_dim, self.num_heads, self.head_dim = embed_dim, num_heads, embed_dim // num_heads
+        self.W_q = nn.Linear(embed_dim, embed_dim)
+        self.W_k = nn.Linear(embed_dim, embed_dim)
+        self.W_v = nn.Linear(embed_dim, embed_dim)
+        self.W_o = nn.Linear(embed_dim, embed_dim)
+
+    def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        batch, length, _ = x.shape
+        return x.view(batch, length, self.num_heads, self.head_dim).transpose(1, 2)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        batch, length, _ = x.shape
+        Q, K, V = (self._split_heads(layer(x)) for layer in (self.W_q, self.W_k, self.W_v))
+        context, weights = scaled_dot_product_attention(Q, K, V, mask)
+        context = context.transpose(1, 2).reshape(batch, length, self.embed_dim)
+        return self.W_o(context), weights
