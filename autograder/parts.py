@@ -27,7 +27,6 @@ def set_seed(seed=42):
     torch.manual_seed(seed)
 '''
 REFERENCE_ATTENTION = "from autograder.reference import scaled_dot_product_attention, MultiHeadAttention\n"
-ATTENTION_NAMES = ("scaled_dot_product_attention", "MultiHeadAttention")
 
 
 @dataclass(frozen=True)
@@ -38,7 +37,6 @@ class Part:
     student_names: tuple[str, ...]
     course_cells: tuple[str, ...] = ()
     extra_trusted: str = ""
-    bind_after: tuple[str, ...] = ()
 
     def program(self, submission: Submission) -> tuple[Program, list[str]]:
         """The worker program for this part of ``submission``, and problems finding its code."""
@@ -47,16 +45,17 @@ class Part:
         if self.extra_trusted:
             trusted.append((f"{self.tag} setup", self.extra_trusted))
         student, problems = submission.code_for(self.student_cells, self.student_names)
-        return Program(trusted=trusted, student=student, bind_after=self.bind_after), problems
+        return Program(trusted=trusted, student=student), problems
 
 
 PARTS: tuple[Part, ...] = (
-    Part("part-a", "Part A: attention from scratch", ("sdpa", "mha"), ATTENTION_NAMES),
+    Part("part-a", "Part A: attention from scratch", ("sdpa", "mha"),
+         ("scaled_dot_product_attention", "MultiHeadAttention")),
     Part("part-b-hook", "Part B: the attention hook", ("attention_hook",),
          ("make_attention_hook", "register_attention_hook"),
-         course_cells=course.PART_B_CELLS, extra_trusted=REFERENCE_ATTENTION, bind_after=ATTENTION_NAMES),
+         course_cells=course.PART_B_CELLS, extra_trusted=REFERENCE_ATTENTION),
     Part("part-b-fix", "Part B: the fixed encoder layer", ("fixed_encoder",), ("FixedTransformerEncoderLayer",),
-         course_cells=course.PART_B_CELLS, extra_trusted=REFERENCE_ATTENTION, bind_after=ATTENTION_NAMES),
+         course_cells=course.PART_B_CELLS, extra_trusted=REFERENCE_ATTENTION),
     Part("part-c", "Part C: Hugging Face", ("tokenize_fn", "compute_metrics"), ("tokenize_fn", "compute_metrics"),
          extra_trusted=course.PART_C_SETUP),
 )

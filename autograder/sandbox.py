@@ -59,11 +59,14 @@ class Limits:
 
 @dataclass
 class Program:
-    """The code one worker runs: trusted course code first, then the student's, then re-bindings."""
+    """The code one worker runs: trusted course code first, then the student's.
+
+    Every name the trusted code defines is bound again after the student's code ran, so a
+    student cannot replace our attention, the training loop or a helper a probe relies on.
+    """
 
     trusted: list[tuple[str, str]]
     student: list[tuple[str, str]]
-    bind_after: tuple[str, ...] = ()
 
 
 @dataclass
@@ -119,7 +122,7 @@ class Worker:
         protocol.send(self._requests, {
             "scratch": self.scratch, "rlimits": self.limits.rlimits(),
             "trusted": self.program.trusted, "student": self.program.student,
-            "bind_after": list(self.program.bind_after), "readable": _readable_roots()})
+            "readable": _readable_roots()})
         reply = self._receive(self.limits.load_seconds, "loading your code")
         return LoadReport(load_errors=list(reply.get("load_errors", [])), confinement=str(reply.get("confinement", "")))
 

@@ -146,14 +146,14 @@ def main() -> None:
     namespace: dict[str, Any] = {"__name__": "__student__"}
     for label, source in init["trusted"]:
         exec(compile(source, f"<{label}>", "exec"), namespace)
-    bindings = {name: namespace[name] for name in init["bind_after"]}
+    trusted_names = dict(namespace)
 
     _drop_capabilities()
     confinement = _lock_down(scratch, init["readable"])
     load_errors: list[str] = []
     for label, source in init["student"]:
         load_errors += exec_definitions(source, label, namespace)
-    namespace.update(bindings)
+    namespace.update(trusted_names)
     protocol.send(reply_fd, {"ready": True, "load_errors": load_errors, "confinement": confinement})
 
     while True:
