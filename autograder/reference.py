@@ -45,3 +45,32 @@ class MultiHeadAttention(nn.Module):
         context, weights = scaled_dot_product_attention(Q, K, V, mask)
         context = context.transpose(1, 2).reshape(batch, length, self.embed_dim)
         return self.W_o(context), weights
+
+
+class PostLNEncoderLayer(nn.Module):
+    """The encoder layer of "Attention Is All You Need": x = LayerNorm(x + Dropout(Sublayer(x)))."""
+
+    def __init__(self, embed_dim: int, num_heads: int, ffn_dim: int, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.mha = MultiHeadAttention(embed_dim, num_heads)
+        self.ffn = nn.Sequential(nn.Linear(embed_dim, ffn_dim), nn.ReLU(), nn.Linear(ffn_dim, embed_dim))
+        self.norm1 = nn.LayerNorm(embed_dim)
+        self.norm2 = nn.LayerNorm(embed_dim)
+        self.dropout1 = nn.Dropout(dropout)
+        self.dropout2 = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        attn_output, weights = self.mha(x, mask)
+        x = self.norm1(x + self.dropout1(attn_output))
+        x = self.norm2(x + self.dropout2(self.ffn(x)))
+        return x, weights
+
+
+class PreLNEncoderLayer(PostLNEncoderLayer):
+    """The pre-LN variant, also a correct fix: x = x + Dropout(Sublayer(LayerNorm(x)))."""
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        attn_output, weights = self.mha(self.norm1(x), mask)
+        x = x + self.dropout1(attn_output)
+        x = x + self.dropout2(self.ffn(self.norm2(x)))
+        return x, weights
