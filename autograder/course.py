@@ -12,10 +12,11 @@ import nbformat
 
 SOURCE_NOTEBOOK = Path(__file__).resolve().parent.parent / "source" / "transformer" / "transformer.ipynb"
 PART_B_CELLS = ("buggy_layer", "partb_data", "partb_model", "partb_training")
-PART_C_SETUP = '''\
-from autograder.reference import offline_tokenizer
+PART_C_MAX_LENGTH = 128
+PART_C_SETUP = f'''\
+from autograder.hf_offline import offline_tokenizer
 tokenizer = offline_tokenizer()
-MAX_LENGTH = 128
+MAX_LENGTH = {PART_C_MAX_LENGTH}
 '''
 
 
