@@ -2,8 +2,12 @@
 from pathlib import Path
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, Execute, GetGrades,
-                                    IgnorePattern, LimitOutput, SaveAutoGrades)
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearOutput,
+                                    DeduplicateIds, GetGrades, IgnorePattern, LimitOutput, OverwriteKernelspec,
+                                    SaveAutoGrades)
+
+from autograder.nbgrader_hooks import (FlaggedCsvExport, RecordFlags, RestoreMissingCells, SalvagingNotebookExporter,
+                                       TolerantExecute, TrustedVerdicts)
 
 c = get_config()  # noqa: F821 (provided by nbgrader)
 root = Path(__file__).resolve().parent
@@ -16,22 +20,41 @@ c.CourseDirectory.submitted_directory = "submitted"
 c.CourseDirectory.autograded_directory = "autograded"
 c.CourseDirectory.feedback_directory = "feedback"
 c.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
+# Files a run of the notebook leaves beside it never go into releases or students' folders.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".hypothesis", "hf_results"]
 
 # Each cell gets two minutes; the heavy training cells skip themselves under NBGRADER_EXECUTION.
 c.Execute.timeout = 120
 
-# Autograde: OverwriteCells (a default sanitize step) restores edited or deleted test and locked
-# cells from the gradebook before the notebook runs.
+# Autograde, first pass (sanitize): a submission that is not valid JSON is read from the cells
+# recoverable in it (and flagged); locked and test cells are restored from the gradebook, and
+# graded cells the student deleted are put back (nbgrader's OverwriteCells, made robust).
+c.Autograde.exporter_class = SalvagingNotebookExporter
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput,
+    DeduplicateIds,
+    OverwriteKernelspec,
+    RestoreMissingCells,
+    CheckCellMetadata,
+]
+# Second pass: the student's kernel runs the notebook (a kernel that dies or hangs is recorded and
+# ends the run, not the autograde), then the engine grades the code out of process and its
+# verdicts replace the test cells' outputs, so SaveAutoGrades records the engine's scores;
+# RecordFlags flags the notebook in the gradebook, with the reasons, when anything went wrong.
 c.Autograde.autograde_preprocessors = [
-    Execute,
+    TolerantExecute,
     IgnorePattern,
     ClearMetadataPreprocessor,
     LimitOutput,
-    # TRUSTED-VERDICTS: the engine's out-of-process verdicts go in here, before SaveAutoGrades.
+    TrustedVerdicts,
     SaveAutoGrades,
+    RecordFlags,
     AssignLatePenalties,
     CheckCellMetadata,
 ]
 
 # Feedback shows per-check results but never the source of the hidden tests.
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+
+# Exported grades carry the autograder's flags (kernel died, not JSON, hostile code, ...).
+c.ExportApp.plugin_class = FlaggedCsvExport

@@ -3,10 +3,16 @@
 Messages are length-prefixed JSON.  Arrays travel as raw bytes with a dtype
 from a short allow-list, never as pickles: the worker is untrusted, and
 unpickling its output would run its code in the grader.
+
+The grader's side never waits without a deadline, on reading or on writing (a worker
+that stops reading its requests must not block the grader on a full pipe), and
+anything malformed (too long, too deeply nested, bad base64, numbers JSON cannot hold)
+is a :class:`ProtocolError`, never another exception.
 """
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import os
 import select
@@ -17,6 +23,7 @@ from typing import Any
 import numpy as np
 
 MAX_MESSAGE_BYTES = 256 * 2**20
+MAX_NESTING = 64
 ALLOWED_DTYPES = frozenset({"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"})
 _HEADER = struct.Struct("!Q")
 
@@ -52,34 +59,60 @@ def encode_value(value: Any) -> Any:
     raise ProtocolError(f"a {type(value).__name__} cannot be sent")
 
 
-def decode_value(value: Any) -> Any:
+def decode_value(value: Any, depth: int = 0) -> Any:
     """Inverse of encode_value; validates every array against its declared shape."""
+    if depth > MAX_NESTING:
+        raise ProtocolError(f"data nested more than {MAX_NESTING} levels deep")
     if isinstance(value, dict):
         if set(value) == {"__ndarray__"}:
-            spec = value["__ndarray__"]
-            try:
-                dtype, shape, data = spec["dtype"], tuple(int(n) for n in spec["shape"]), spec["data"]
-            except (KeyError, TypeError, ValueError) as exc:
-                raise ProtocolError("malformed array") from exc
-            if dtype not in ALLOWED_DTYPES or any(n < 0 for n in shape):
-                raise ProtocolError(f"array of dtype {dtype!r} and shape {shape} refused")
-            raw = base64.b64decode(data, validate=True)
-            array = np.frombuffer(raw, dtype=np.dtype(dtype))
-            if array.size != int(np.prod(shape, dtype=np.int64)):
-                raise ProtocolError("array data does not match its shape")
-            return array.reshape(shape).copy()
-        return {key: decode_value(item) for key, item in value.items()}
+            return _decode_array(value["__ndarray__"])
+        return {key: decode_value(item, depth + 1) for key, item in value.items()}
     if isinstance(value, list):
-        return [decode_value(item) for item in value]
+        return [decode_value(item, depth + 1) for item in value]
     return value
 
 
-def send(fd: int, message: dict[str, Any]) -> None:
+def _decode_array(spec: Any) -> np.ndarray:
+    try:
+        dtype, shape, data = spec["dtype"], tuple(int(n) for n in spec["shape"]), spec["data"]
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise ProtocolError("malformed array") from exc
+    if not isinstance(dtype, str) or dtype not in ALLOWED_DTYPES or not isinstance(data, str) \
+            or len(shape) > 32 or any(n < 0 or n > 2**40 for n in shape):
+        raise ProtocolError(f"array of dtype {str(dtype)[:20]!r} and shape {shape[:8]} refused")
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ProtocolError("array data is not base64") from exc
+    count = 1
+    for n in shape:
+        count *= n
+    if len(raw) != count * np.dtype(dtype).itemsize:
+        raise ProtocolError("array data does not match its shape")
+    return np.frombuffer(raw, dtype=np.dtype(dtype)).reshape(shape).copy()
+
+
+def send(fd: int, message: dict[str, Any], timeout: float | None = None) -> None:
+    """Write one message; with a timeout, ``fd`` must be non-blocking and ChannelTimeout is raised
+    if the other side does not take it in time (a worker that stopped reading)."""
     body = json.dumps(encode_value(message), allow_nan=True).encode("utf-8")
     payload = _HEADER.pack(len(body)) + body
     view = memoryview(payload)
+    deadline = None if timeout is None else time.monotonic() + timeout
     while view:
-        written = os.write(fd, view)
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ChannelTimeout("the other side did not read its messages before the time limit")
+            _, ready, _ = select.select([], [fd], [], remaining)
+            if not ready:
+                continue
+        try:
+            written = os.write(fd, view)
+        except BlockingIOError:
+            continue
+        except InterruptedError:
+            continue
         view = view[written:]
 
 
@@ -102,15 +135,20 @@ def _read_exactly(fd: int, count: int, deadline: float | None) -> bytes:
     return b"".join(chunks)
 
 
-def receive(fd: int, timeout: float | None = None) -> dict[str, Any]:
+def receive(fd: int, timeout: float | None = None, max_bytes: int = MAX_MESSAGE_BYTES) -> dict[str, Any]:
     deadline = None if timeout is None else time.monotonic() + timeout
     (length,) = _HEADER.unpack(_read_exactly(fd, _HEADER.size, deadline))
-    if length > MAX_MESSAGE_BYTES:
-        raise ProtocolError(f"message of {length} bytes is over the {MAX_MESSAGE_BYTES} byte limit")
+    if length > max_bytes:
+        raise ProtocolError(f"a message of {length} bytes is over the {max_bytes} byte limit")
     try:
         message = json.loads(_read_exactly(fd, length, deadline))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ProtocolError("message is not JSON") from exc
+    except (ValueError, RecursionError) as exc:  # bad JSON or UTF-8, huge integers, deep nesting
+        raise ProtocolError(f"the message is not valid JSON ({type(exc).__name__})") from exc
+    except MemoryError as exc:
+        raise ProtocolError("the message is too big to decode") from exc
     if not isinstance(message, dict):
-        raise ProtocolError("message is not an object")
-    return decode_value(message)
+        raise ProtocolError("the message is not an object")
+    try:
+        return decode_value(message)
+    except RecursionError as exc:
+        raise ProtocolError("data nested too deeply") from exc

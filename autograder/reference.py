@@ -74,3 +74,17 @@ class PreLNEncoderLayer(PostLNEncoderLayer):
         x = x + self.dropout1(attn_output)
         x = x + self.dropout2(self.ffn(self.norm2(x)))
         return x, weights
+
+
+# Part B: the attention hook (the model answer of cell attention_hook).
+
+def make_attention_hook(storage: list):
+    """A forward hook that appends the attention weights (output[1]), detached and on the CPU, to ``storage``."""
+    def hook_fn(module: nn.Module, inputs: tuple, output: tuple[torch.Tensor, torch.Tensor]) -> None:
+        storage.append(output[1].detach().cpu().clone())
+    return hook_fn
+
+
+def register_attention_hook(model: nn.Module, hook_fn):
+    """Register ``hook_fn`` on the classifier's last encoder layer's attention module; return the handle."""
+    return model.layers[-1].mha.register_forward_hook(hook_fn)

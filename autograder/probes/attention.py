@@ -1,7 +1,24 @@
-"""Probes for Part A: call the student's attention function and module."""
+"""Probes for Part A: call the student's attention function and module, report what they return.
+
+Nothing here judges: the grader compares what comes back with its float64 reference.
+
+Inputs arrive as numpy arrays and reach the student's code as fresh tensors.  When gradients are
+wanted the student gets a non-leaf copy of each leaf (as inside MultiHeadAttention, where Q, K and
+V are projections), so an in-place edit of an input shows up in ``*_after`` and in
+``sdpa_inputs_unchanged`` only, not as an autograd error in the gradient check.
+
+``mha`` and ``mha_sequence`` can run the student's module with the notebook's formula for
+``scaled_dot_product_attention`` bound in its namespace in place of theirs (``our_attention=True``),
+so that the grader can tell a mistake in MultiHeadAttention from one in the function it calls.
+That stand-in is written here rather than imported from ``autograder.reference``: the worker seals
+the reference module (the model answers) before the student's code runs, and the stand-in reveals
+no more than the notebook's own text (the formula and the -1e9 convention).
+"""
 from __future__ import annotations
 
-from typing import Any
+import math
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -10,20 +27,54 @@ from torch import nn
 from autograder.probes import (ATTENTION_LAYERS, StudentAPIError, backward, grad_of, need, probe, tensor, to_array,
                                unpack_pair)
 
+SDPA_NAME = "scaled_dot_product_attention"
+_MISSING = object()
+
+
+def notebook_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor,
+                       mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """softmax(Q K^T / sqrt(d_k)) V with scores -1e9 where mask == 0, as the notebook states it."""
+    scores = torch.matmul(Q, K.transpose(-2, -1)) / math.sqrt(Q.size(-1))
+    if mask is not None:
+        scores = scores.masked_fill(mask == 0, -1e9)
+    weights = torch.softmax(scores, dim=-1)
+    return torch.matmul(weights, V), weights
+
+
+def _inputs(arrays: tuple[np.ndarray, ...], wants_grad: bool) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """(leaves, what the student gets): the same tensors, or non-leaf copies when gradients are wanted."""
+    leaves = [tensor(array, wants_grad) for array in arrays]
+    return leaves, [leaf.clone() if wants_grad else leaf for leaf in leaves]
+
+
+def _after(value: torch.Tensor | None) -> np.ndarray | None:
+    return None if value is None else value.detach().numpy().copy()
+
+
+def _backpropagate(result: dict[str, Any], pairs: list[tuple[str, torch.Tensor, np.ndarray | None]]) -> None:
+    """Record which outputs carry a gradient; backpropagate sum(output * upstream) through those that do."""
+    live = []
+    for name, value, upstream in pairs:
+        result[f"{name}_requires_grad"] = bool(value.requires_grad)
+        if value.requires_grad and upstream is not None:
+            live.append((value, upstream))
+    backward(live)
+
 
 @probe
 def sdpa(namespace: dict[str, Any], Q: np.ndarray, K: np.ndarray, V: np.ndarray, mask: np.ndarray | None = None,
          grad_output: np.ndarray | None = None, grad_weights: np.ndarray | None = None) -> dict[str, Any]:
     """Call scaled_dot_product_attention; return outputs, gradients and the inputs as left after the call."""
-    function = need(namespace, "scaled_dot_product_attention")
+    function = need(namespace, SDPA_NAME)
     wants_grad = grad_output is not None or grad_weights is not None
-    q, k, v = (tensor(a, wants_grad) for a in (Q, K, V))
-    output, weights = unpack_pair(function(q, k, v, tensor(mask)), "scaled_dot_product_attention")
+    leaves, (q, k, v) = _inputs((Q, K, V), wants_grad)
+    m = tensor(mask)
+    output, weights = unpack_pair(function(q, k, v, m), SDPA_NAME)
     result: dict[str, Any] = {"output": to_array(output, "the output"), "weights": to_array(weights, "the attention weights")}
     if wants_grad:
-        backward([(output, grad_output), (weights, grad_weights)])
-        result.update(grad_Q=grad_of(q), grad_K=grad_of(k), grad_V=grad_of(v))
-    result.update(Q_after=q.detach().numpy().copy(), K_after=k.detach().numpy().copy(), V_after=v.detach().numpy().copy())
+        _backpropagate(result, [("output", output, grad_output), ("weights", weights, grad_weights)])
+        result.update(grad_Q=grad_of(leaves[0]), grad_K=grad_of(leaves[1]), grad_V=grad_of(leaves[2]))
+    result.update(Q_after=_after(q), K_after=_after(k), V_after=_after(v), mask_after=_after(m))
     return result
 
 
@@ -46,28 +97,66 @@ def load_attention_parameters(module: nn.Module, parameters: dict[str, np.ndarra
             layer.bias.copy_(torch.from_numpy(parameters[f"{prefix}{name}.bias"]))
 
 
-@probe
-def mha(namespace: dict[str, Any], embed_dim: int, num_heads: int, parameters: dict[str, np.ndarray],
-        x: np.ndarray, mask: np.ndarray | None = None, grad_output: np.ndarray | None = None,
-        grad_weights: np.ndarray | None = None) -> dict[str, Any]:
-    """Build MultiHeadAttention with the given W_q/W_k/W_v/W_o, run it in eval mode, backpropagate."""
+@contextmanager
+def _attention_function(namespace: dict[str, Any], ours: bool) -> Iterator[None]:
+    """With ``ours``, the notebook's attention stands in for the student's while the module is built and run."""
+    if not ours:
+        yield
+        return
+    saved = namespace.get(SDPA_NAME, _MISSING)
+    namespace[SDPA_NAME] = notebook_attention
+    try:
+        yield
+    finally:
+        if saved is _MISSING:
+            namespace.pop(SDPA_NAME, None)
+        else:
+            namespace[SDPA_NAME] = saved
+
+
+def _built(namespace: dict[str, Any], embed_dim: int, num_heads: int, parameters: dict[str, np.ndarray]) -> nn.Module:
     torch.manual_seed(0)
     module = build_attention(namespace, embed_dim, num_heads)
     load_attention_parameters(module, parameters)
     module.eval()
-    wants_grad = grad_output is not None or grad_weights is not None
-    inputs = tensor(x, wants_grad)
-    context, weights = unpack_pair(module(inputs, tensor(mask)), "MultiHeadAttention.forward")
-    result: dict[str, Any] = {"context": to_array(context, "the context vector"),
-                              "weights": to_array(weights, "the attention weights"),
-                              "x_after": inputs.detach().numpy().copy(),
-                              "extra_parameters": sorted(n for n, _ in module.named_parameters()
-                                                         if n.split(".")[0] not in ATTENTION_LAYERS)}
-    if wants_grad:
-        backward([(context, grad_output), (weights, grad_weights)])
-        result["grad_x"] = grad_of(inputs)
-        for name in ATTENTION_LAYERS:
-            layer = getattr(module, name)
-            result[f"grad_{name}.weight"] = grad_of(layer.weight)
-            result[f"grad_{name}.bias"] = grad_of(layer.bias)
+    return module
+
+
+@probe
+def mha(namespace: dict[str, Any], embed_dim: int, num_heads: int, parameters: dict[str, np.ndarray],
+        x: np.ndarray, mask: np.ndarray | None = None, grad_output: np.ndarray | None = None,
+        grad_weights: np.ndarray | None = None, our_attention: bool = False) -> dict[str, Any]:
+    """Build MultiHeadAttention with the given W_q/W_k/W_v/W_o, run it in eval mode, backpropagate."""
+    with _attention_function(namespace, our_attention):
+        module = _built(namespace, embed_dim, num_heads, parameters)
+        wants_grad = grad_output is not None or grad_weights is not None
+        leaves, (inputs,) = _inputs((x,), wants_grad)
+        m = tensor(mask)
+        context, weights = unpack_pair(module(inputs, m), "MultiHeadAttention.forward")
+        result: dict[str, Any] = {"context": to_array(context, "the context vector"),
+                                  "weights": to_array(weights, "the attention weights"),
+                                  "x_after": _after(inputs), "mask_after": _after(m),
+                                  "extra_parameters": sorted(n for n, _ in module.named_parameters()
+                                                             if n.split(".")[0] not in ATTENTION_LAYERS)}
+        if wants_grad:
+            _backpropagate(result, [("context", context, grad_output), ("weights", weights, grad_weights)])
+            result["grad_x"] = grad_of(leaves[0])
+            for name in ATTENTION_LAYERS:
+                layer = getattr(module, name)
+                result[f"grad_{name}.weight"] = grad_of(layer.weight)
+                result[f"grad_{name}.bias"] = grad_of(layer.bias)
     return result
+
+
+@probe
+def mha_sequence(namespace: dict[str, Any], embed_dim: int, num_heads: int, parameters: dict[str, np.ndarray],
+                 xs: list[np.ndarray], our_attention: bool = False) -> dict[str, Any]:
+    """One MultiHeadAttention (given parameters, eval mode) called on several inputs in turn, without a mask."""
+    with _attention_function(namespace, our_attention):
+        module = _built(namespace, embed_dim, num_heads, parameters)
+        calls = []
+        for x in xs:
+            context, weights = unpack_pair(module(tensor(x), None), "MultiHeadAttention.forward")
+            calls.append({"context": to_array(context, "the context vector"),
+                          "weights": to_array(weights, "the attention weights")})
+    return {"calls": calls}

@@ -1,0 +1,45 @@
+"""Where the autograde steps leave problems for a human to look at, and where they are read back.
+
+A step that meets a problem (the kernel died, the file was not JSON, the engine lost a worker)
+appends a sentence to the notebook's flag list in ``resources``; :class:`RecordFlags` stores
+the list in the gradebook: ``SubmittedNotebook.flagged`` and one automatic comment whose lines
+start with :data:`COMMENT_PREFIX`, which the formgrader, the feedback and the CSV export show.
+"""
+from __future__ import annotations
+
+from nbconvert.exporters.exporter import ResourcesDict
+from nbgrader.api import Gradebook, MissingEntry
+
+RESOURCES_KEY = "autograder"
+COMMENT_PREFIX = "Autograder flag: "
+SALVAGE_METADATA_KEY = "autograder_salvaged"
+
+
+def flags(resources: ResourcesDict) -> list[str]:
+    """The flag list of the notebook being converted (created empty on first use)."""
+    return resources.setdefault(RESOURCES_KEY, {}).setdefault("flags", [])
+
+
+def add_flag(resources: ResourcesDict, reason: str) -> None:
+    reasons = flags(resources)
+    if reason not in reasons:
+        reasons.append(reason)
+
+
+def flags_in_comment(text: str | None) -> list[str]:
+    return [line[len(COMMENT_PREFIX):] for line in (text or "").splitlines() if line.startswith(COMMENT_PREFIX)]
+
+
+def submission_flags(gradebook: Gradebook, assignment: str, student: str) -> tuple[bool, list[str]]:
+    """Whether a student's submission of an assignment is flagged, and the reasons autograde stored."""
+    try:
+        submission = gradebook.find_submission(assignment, student)
+    except MissingEntry:
+        return False, []
+    flagged, reasons = False, []
+    for notebook in submission.notebooks:
+        flagged = flagged or bool(notebook.flagged)
+        for comment in notebook.comments:
+            reasons += [f"{notebook.name}: {reason}" if len(submission.notebooks) > 1 else reason
+                        for reason in flags_in_comment(comment.auto_comment)]
+    return flagged or bool(reasons), reasons

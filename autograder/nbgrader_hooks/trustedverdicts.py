@@ -1,0 +1,139 @@
+"""Put the engine's verdicts into nbgrader: after the kernel ran, before ``SaveAutoGrades``.
+
+nbgrader scores an autograded test cell from its outputs (``nbgrader.utils.determine_grade``):
+an error or any stderr output is 0, an ``execute_result`` that reads as a number is partial
+credit, anything else is full marks.  All of that is what the student's kernel printed, so a
+submission that patches ``torch.allclose`` or returns objects equal to everything passes.
+
+This step grades the submitted code with :func:`autograder.engine.grade_submission` (each part
+in a confined worker, every verdict in this process) and replaces the outputs of every test
+cell the engine has checks for with exactly two: the per-check feedback (stdout) and the
+engine's score as the cell's value, so that ``determine_grade`` returns that score and nothing
+the kernel printed survives.  Test cells the engine does not know keep nbgrader's scoring.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import nbformat
+from nbconvert.exporters.exporter import ResourcesDict
+from nbformat.notebooknode import NotebookNode
+from nbformat.v4 import new_output
+from nbgrader import utils
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import List, Unicode
+
+from autograder.nbgrader_hooks.flags import SALVAGE_METADATA_KEY, add_flag, flags
+from autograder.parts import PARTS
+from autograder.report import GradeReport
+
+METADATA_KEY = "autograder"
+
+
+class TrustedVerdicts(NbGraderPreprocessor):
+    """Replace each autograded test cell's outputs with the engine's verdict on the submitted code."""
+
+    parts = List(
+        Unicode(),
+        default_value=[],
+        help="Grade only these parts (tags of autograder.parts.PARTS, e.g. 'part-a'); empty means every "
+             "part.  Test cells of the parts left out keep nbgrader's own scoring: for test courses only.",
+    ).tag(config=True)
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        _load_trusted_code()
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
+        salvaged = nb.metadata.get(SALVAGE_METADATA_KEY)
+        if salvaged:
+            add_flag(resources, str(salvaged))
+        self.report = self._grade(nb, resources)
+        for reason in self.report.flags:
+            add_flag(resources, reason)
+        self.scores = self.report.cell_scores()
+        self.graded_cells: list[str] = []
+        nb, resources = super().preprocess(nb, resources)
+        for grade_id in sorted(set(self.scores) - set(self.graded_cells)):
+            got, out_of = self.scores[grade_id]
+            add_flag(resources, f"test cell {grade_id} is not in the notebook, so its trusted score "
+                                f"({got:g}/{out_of:g}) could not be recorded")
+        nb.metadata[METADATA_KEY] = {"engine_version": self.report.engine_version, "digest": self.report.digest,
+                                     "score": self.report.score, "max_score": self.report.max_score,
+                                     "flags": list(flags(resources))}
+        return nb, resources
+
+    def preprocess_cell(self, cell: NotebookNode, resources: ResourcesDict,
+                        index: int) -> tuple[NotebookNode, ResourcesDict]:
+        if not (cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell)):
+            return cell, resources
+        grade_id = cell.metadata.nbgrader["grade_id"]
+        if grade_id not in self.scores:
+            self.log.warning("no trusted checks for test cell %s: nbgrader scores it from the kernel's output", grade_id)
+            return cell, resources
+        points = float(cell.metadata.nbgrader["points"])
+        score, text = self._verdict(grade_id, points, resources)
+        cell.outputs = [new_output("stream", name="stdout", text=text + "\n"),
+                        new_output("execute_result", data={"text/plain": repr(score)},
+                                   execution_count=cell.get("execution_count"))]
+        self.graded_cells.append(grade_id)
+        return cell, resources
+
+    def _grade(self, nb: NotebookNode, resources: ResourcesDict) -> GradeReport:
+        """Grade the notebook as nbgrader read it before the kernel ran (its cell sources; outputs do not matter).
+
+        Not the file on disk: the student's kernel could have rewritten that while it ran.
+        """
+        from autograder.engine import grade_submission
+
+        info = resources.get("nbgrader", {})
+        name = f"{info.get('student', 'student')}-{info.get('notebook', 'notebook')}.ipynb"
+        with tempfile.TemporaryDirectory(prefix="autograder-nbgrader-") as folder:
+            path = Path(folder) / name
+            path.write_text(nbformat.writes(nb), encoding="utf-8")
+            self.log.info("grading %s with the trusted engine", name)
+            try:
+                return grade_submission(path, parts=self.parts or None)
+            except Exception as exc:
+                raise RuntimeError(f"the trusted grading engine failed on {name}; nothing was recorded for it "
+                                   f"({type(exc).__name__}: {exc})") from exc
+
+    def _verdict(self, grade_id: str, points: float, resources: ResourcesDict) -> tuple[float, str]:
+        """The cell's score in its own points, and the text the student sees under it."""
+        got, out_of = self.scores[grade_id]
+        score = got if abs(out_of - points) < 1e-9 else (got / out_of * points if out_of else 0.0)
+        score = min(max(float(score), 0.0), points)
+        lines = [f"Graded by the autograder outside your notebook's kernel: {score:g}/{points:g}"]
+        if abs(out_of - points) >= 1e-9:
+            self.log.warning("test cell %s is worth %g points but its checks add up to %g: scaling", grade_id, points, out_of)
+            lines.append(f"(its checks are worth {out_of:g} in all: {got:g}/{out_of:g} scaled to {points:g} points)")
+        lines.append(self.report.cell_feedback(grade_id))
+        lines += [f"Flag: {reason}" for reason in self._cell_flags(grade_id, resources)]
+        return score, "\n".join(line for line in lines if line)
+
+    def _cell_flags(self, grade_id: str, resources: ResourcesDict) -> list[str]:
+        """Flags about this cell's parts; flags about the whole notebook go under the first test cell."""
+        parts = {result.part for result in self.report.results if result.test_cell == grade_id}
+        owners = {part.tag: part.tag for part in PARTS} | {result.name: result.part for result in self.report.results}
+        shown = []
+        for reason in flags(resources):
+            owner, _, rest = reason.partition(": ")
+            part = owners.get(owner)
+            if part is None and not self.graded_cells:
+                shown.append(reason)
+            elif part in parts and rest not in self.report.notes.get(part, []):  # notes are in the feedback already
+                shown.append(reason)
+        return shown
+
+
+def _load_trusted_code() -> None:
+    """Import the engine and read the course's code now, before any student kernel runs.
+
+    The kernel runs as the grader's user; whatever it changes on disk must not reach code the
+    grader has not loaded yet.
+    """
+    from autograder import course, engine  # noqa: F401
+
+    for part in PARTS:
+        course.cells(part.course_cells)

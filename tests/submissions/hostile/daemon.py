@@ -1,0 +1,66 @@
+"""scaled_dot_product_attention starts a daemon (double fork, setsid) that sleeps, then writes outside
+its directory, and a shell that does the same; failures are caught, the attention is correct.
+
+Expected (default limits: no processes): every check passes; flag: tried to start a process.
+With Limits(spawn=True) the processes start, and are killed with the worker."""
+import math
+import os
+import subprocess
+import time
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+MARKER = "/tmp/autograder-hostile-daemon-escaped"
+_started = []
+
+
+def scaled_dot_product_attention(Q, K, V, mask=None):
+    if not _started:
+        _started.append(1)
+        try:
+            subprocess.Popen(["/bin/sh", "-c", f"sleep 4; echo shell > {MARKER}; : autograder-hostile-daemon"],
+                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if os.fork() == 0:
+                os.setsid()
+                if os.fork() == 0:
+                    time.sleep(4)
+                    try:
+                        with open(MARKER, "a") as handle:
+                            handle.write("python daemon\n")
+                    finally:
+                        os._exit(0)
+                os._exit(0)
+        except OSError:
+            pass
+    scores = torch.matmul(Q, K.transpose(-2, -1)) / math.sqrt(Q.size(-1))
+    if mask is not None:
+        scores = scores.masked_fill(mask == 0, -1e9)
+    weights = F.softmax(scores, dim=-1)
+    return torch.matmul(weights, V), weights
+
+
+class MultiHeadAttention(nn.Module):
+    def __init__(self, embed_dim, num_heads):
+        super().__init__()
+        assert embed_dim % num_heads == 0
+        self.embed_dim = embed_dim
+        self.num_heads = num_heads
+        self.head_dim = embed_dim // num_heads
+        self.W_q = nn.Linear(embed_dim, embed_dim)
+        self.W_k = nn.Linear(embed_dim, embed_dim)
+        self.W_v = nn.Linear(embed_dim, embed_dim)
+        self.W_o = nn.Linear(embed_dim, embed_dim)
+
+    def split_heads(self, x):
+        batch, length, _ = x.shape
+        return x.view(batch, length, self.num_heads, self.head_dim).transpose(1, 2)
+
+    def forward(self, x, mask=None):
+        batch, length, _ = x.shape
+        Q = self.split_heads(self.W_q(x))
+        K = self.split_heads(self.W_k(x))
+        V = self.split_heads(self.W_v(x))
+        context, weights = scaled_dot_product_attention(Q, K, V, mask)
+        context = context.transpose(1, 2).reshape(batch, length, self.embed_dim)
+        return self.W_o(context), weights

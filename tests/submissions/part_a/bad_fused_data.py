@@ -1,0 +1,36 @@
+# Mistake: a fused projection built from the .data of W_q, W_k, W_v (no gradient reaches them).
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def scaled_dot_product_attention(Q, K, V, mask=None):
+    scores = torch.matmul(Q, K.transpose(-2, -1)) / math.sqrt(Q.size(-1))
+    if mask is not None:
+        scores = scores.masked_fill(mask == 0, -1e9)
+    weights = F.softmax(scores, dim=-1)
+    return torch.matmul(weights, V), weights
+
+
+class MultiHeadAttention(nn.Module):
+    def __init__(self, embed_dim, num_heads):
+        super().__init__()
+        assert embed_dim % num_heads == 0
+        self.embed_dim = embed_dim
+        self.num_heads = num_heads
+        self.head_dim = embed_dim // num_heads
+        self.W_q = nn.Linear(embed_dim, embed_dim)
+        self.W_k = nn.Linear(embed_dim, embed_dim)
+        self.W_v = nn.Linear(embed_dim, embed_dim)
+        self.W_o = nn.Linear(embed_dim, embed_dim)
+
+    def forward(self, x, mask=None):
+        b, n, e = x.shape
+        weight = torch.cat([self.W_q.weight.data, self.W_k.weight.data, self.W_v.weight.data])
+        bias = torch.cat([self.W_q.bias.data, self.W_k.bias.data, self.W_v.bias.data])
+        Q, K, V = (t.view(b, n, self.num_heads, self.head_dim).transpose(1, 2)
+                   for t in F.linear(x, weight, bias).chunk(3, dim=-1))
+        context, weights = scaled_dot_product_attention(Q, K, V, mask)
+        return self.W_o(context.transpose(1, 2).reshape(b, n, e)), weights

@@ -1,0 +1,504 @@
+"""Hostile and broken submissions: nothing gained, nothing lost, everyone else graded (issue 8).
+
+Each hostile submission in ``tests/submissions/hostile/`` is the correct Part A of ``honest.py``
+(or a deliberately wrong one) plus one attack, and its docstring says what it must get.  Each
+must get exactly the points its code earns without the attack, a flag (or a recorded incident)
+that says what happened, and must change nobody else's grade.
+
+How this file spends its time (about 2 cores): the whole suite, Python files and notebooks, is
+graded once as a batch (``autograder.batch.grade_all``, two grading processes) next to honest
+submissions; the per-submission expectations are checked on those rows.  The submissions whose
+attack only shows as an incident of the sandbox's monitor are also graded here, in this process
+(two at a time, which also proves that concurrent workers in one process leave each other alone),
+with every Worker they start recorded; those gradings must equal the batch rows.  Limits are
+small (3 s per call, 15 s to load, 2 GB of memory, 256 MB of disk) and the same everywhere, so
+the batch and the single gradings are comparable.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import psutil
+import pytest
+
+from autograder import protocol, sandbox, worker
+from autograder.engine import grade_submission
+from autograder.parts import PARTS_BY_TAG
+from autograder.report import GradeReport
+from autograder.sandbox import Limits, Worker
+from autograder.submission import load_submission
+
+PARTS = ["part-a"]
+LIMITS = Limits(call_seconds=3, load_seconds=15, memory_bytes=2 * 2**30, disk_bytes=256 * 2**20, disk_files=2000)
+SPAWN = dataclasses.replace(LIMITS, spawn=True, processes=64)
+HOSTILE = Path(__file__).parent / "submissions" / "hostile"
+DAEMON_MARKER = Path("/tmp/autograder-hostile-daemon-escaped")
+HONEST = (HOSTILE / "honest.py").read_text()
+
+
+# --------------------------------------------------------------------------- what each must get
+
+@dataclasses.dataclass(frozen=True)
+class Expect:
+    """``sdpa``/``mha``: "pass" (every check of that group passes) or "fail" (none does)."""
+
+    sdpa: str
+    mha: str
+    flags: tuple[str, ...] = ()       # each pattern matches some flag; no pattern: no flag at all
+    outputs: str | None = None        # matches the output of every failed check
+    incidents: tuple[str, ...] = ()   # each pattern matches something the sandbox's monitor noted
+    notes: str | None = None          # matches some note (load errors)
+
+
+LOST = r"part-a: {}"
+EXPECTED: dict[str, Expect] = {
+    "honest": Expect("pass", "pass"),
+    "loop_top_level": Expect("pass", "pass"),
+    "loop_in_class_body": Expect("fail", "fail", (LOST.format(r"your code could not be loaded: time limit of 15 s "
+                                                              r"exceeded while loading your code"),),
+                                 outputs="time limit of 15 s exceeded while loading your code"),
+    "loop_in_forward": Expect("pass", "fail", (LOST.format("time limit of 3 s exceeded while running mha"),),
+                              outputs="time limit of 3 s exceeded while running mha"),
+    "sleep_in_init": Expect("pass", "fail", (LOST.format("time limit of 3 s exceeded while running mha"),),
+                            outputs="time limit of 3 s exceeded while running mha"),
+    "os_exit": Expect("pass", "fail", (LOST.format(r"died while running mha \(exit code 3"),), outputs="exit code 3"),
+    "system_exit": Expect("pass", "fail", outputs="SystemExit: bye",
+                          incidents=("your code raised SystemExit", "your code raised KeyboardInterrupt while loading"),
+                          notes="KeyboardInterrupt"),
+    "segfault": Expect("pass", "fail", (LOST.format(r"died while running mha \(SIGSEGV, segmentation fault\)"),),
+                       outputs="SIGSEGV", incidents=(r"your code used ctypes \(ctypes\.string_at\)",)),
+    "kills_parent": Expect("pass", "pass", incidents=("tried to send SIGKILL to the grader",
+                                                      "tried to send SIGKILL to another process group",
+                                                      "tried to send SIGKILL to every process",
+                                                      "tried to change the limits of another process")),
+    "kills_group": Expect("pass", "fail", (LOST.format(r"died while running mha \(SIGKILL"),), outputs="SIGKILL"),
+    "memory_bomb": Expect("pass", "fail", outputs="MemoryError", incidents=(r"ran out of memory \(the limit is 2 GB",)),
+    "disk_bomb": Expect("pass", "fail", (LOST.format("your code wrote more than 256 MB to disk while running mha"),),
+                        outputs="wrote more than 256 MB to disk"),
+    "stdout_flood": Expect("pass", "pass", incidents=("printed more output than is kept",)),
+    "daemon": Expect("pass", "pass", incidents=(r"tried to start a process \(subprocess.Popen",
+                                                r"tried to start a process \(os.fork")),
+    "memory_bomb_processes": Expect("pass", "fail", outputs="PermissionError",
+                                    incidents=(r"tried to start a process \(os.fork",)),
+    "reads_secrets": Expect("pass", "pass", notes="PermissionError", incidents=(
+        r"imported autograder", r"tried to read .*/autograder/reference\.py", r"tried to read .*/gradebook\.db",
+        r"tried to read .*/source/transformer/transformer\.ipynb", r"tried to read /proc/<the grader>/environ",
+        r"tried to write .*/autograder/reference\.py", r"tried to (list|read|write) /tmp")),
+    "monkeypatch_wrong": Expect("fail", "pass", notes="PermissionError", incidents=(
+        r"replaced .*numpy\.allclose.*torch\.Tensor\.__eq__.*torch\.allclose", "imported hypothesis",
+        "imported nbgrader")),
+    "fake_tensors": Expect("fail", "pass"),
+    "patches_probes": Expect("fail", "pass", incidents=(r"replaced autograder\.probes\.PROBES\.sdpa",)),
+    "protocol_forgery": Expect("pass", "fail", (LOST.format("broke the grader's protocol while running mha"),),
+                               outputs="broke the grader's protocol"),
+    # notebooks (built below)
+    "nb_honest": Expect("pass", "pass"),
+    "nb_not_json": Expect("pass", "fail", ("the notebook is not valid JSON", "graded cell 'mha' is missing")),
+    "nb_empty": Expect("fail", "fail", ("the notebook is not valid JSON", "the notebook has no cells"),
+                       outputs="no code found"),
+    "nb_deleted_cell": Expect("pass", "fail", ("graded cell 'mha' is missing",),
+                              outputs="`MultiHeadAttention` is not defined"),
+    "nb_duplicated_cell": Expect("pass", "pass", ("graded cell 'sdpa' appears more than once",)),
+    "nb_renamed_cell": Expect("pass", "pass", ("graded cell 'mha' is missing", "graded from other cells")),
+    "nb_locked_cells_edited": Expect("fail", "fail", outputs="NotImplementedError"),
+    "nb_huge_outputs": Expect("pass", "pass"),
+    "nb_other_kernel": Expect("pass", "pass"),
+}
+# graded here too, with their workers recorded, because what they tried shows only as incidents
+GRADED_HERE = ("honest", "loop_top_level", "system_exit", "segfault", "kills_parent", "memory_bomb", "stdout_flood",
+               "daemon", "memory_bomb_processes", "reads_secrets", "monkeypatch_wrong", "patches_probes")
+
+
+# --------------------------------------------------------------------------- notebooks
+
+SDPA_SOURCE, MHA_SOURCE = HONEST.split("\n\n\nclass MultiHeadAttention", 1)
+SDPA_SOURCE = SDPA_SOURCE.split('"""', 2)[2].strip() + "\n"
+MHA_SOURCE = "class MultiHeadAttention" + MHA_SOURCE
+SETUP_SOURCE = "import math\nimport numpy as np\nimport torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
+STUB = "raise NotImplementedError()\n"
+
+
+def _cell(grade_id: str | None, source: str, *, solution: bool = False, points: int = 0, kind: str = "code"):
+    cell = nbformat.v4.new_code_cell(source) if kind == "code" else nbformat.v4.new_markdown_cell(source)
+    if grade_id:
+        cell.metadata["nbgrader"] = {"grade": bool(points), "grade_id": grade_id, "locked": not solution,
+                                     "schema_version": 3, "solution": solution, "task": False}
+        if points:
+            cell.metadata["nbgrader"]["points"] = points
+    return cell
+
+
+def _notebook(sdpa: str = SDPA_SOURCE, mha: str = MHA_SOURCE, **changes) -> nbformat.NotebookNode:
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    notebook.metadata["language_info"] = {"name": "python"}
+    notebook.cells = [_cell(None, "# Attention from scratch", kind="markdown"),
+                      _cell("setup", changes.get("setup", SETUP_SOURCE)),
+                      _cell("sdpa", sdpa, solution=True),
+                      _cell("test_sdpa", changes.get("test", 'run_hidden_checks("test_sdpa", globals())'), points=15),
+                      _cell("mha", mha, solution=True),
+                      _cell("test_mha", changes.get("test", 'run_hidden_checks("test_mha", globals())'), points=15)]
+    return notebook
+
+
+def build_notebooks(folder: Path) -> None:
+    honest = _notebook()
+    text = nbformat.writes(honest)
+    files = {"nb_honest": text, "nb_empty": ""}
+    files["nb_not_json"] = text[:text.index("class MultiHeadAttention") + 40]  # cut inside the mha cell
+
+    deleted = _notebook()
+    del deleted.cells[4]
+    files["nb_deleted_cell"] = nbformat.writes(deleted)
+
+    duplicated = _notebook()
+    duplicated.cells.insert(3, _cell("sdpa", "def scaled_dot_product_attention(Q, K, V, mask=None):\n    " + STUB,
+                                     solution=True))
+    files["nb_duplicated_cell"] = nbformat.writes(duplicated)
+
+    renamed = _notebook()
+    renamed.cells[4].metadata["nbgrader"]["grade_id"] = "my_mha"
+    files["nb_renamed_cell"] = nbformat.writes(renamed)
+
+    edited = _notebook(sdpa="def scaled_dot_product_attention(Q, K, V, mask=None):\n    " + STUB,
+                       mha="class MultiHeadAttention(nn.Module):\n    def __init__(self, embed_dim, num_heads):\n"
+                           "        " + STUB,
+                       setup=SETUP_SOURCE + "torch.allclose = lambda *args, **kwargs: True\n"
+                                            "def run_hidden_checks(*args, **kwargs):\n    return 15.0\n",
+                       test="grade = 15  # the hidden test, replaced")
+    files["nb_locked_cells_edited"] = nbformat.writes(edited)
+
+    huge = _notebook()
+    for cell in huge.cells[1:]:
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="x" * 2**20 + "\n") for _ in range(6)]
+        cell.execution_count = 1
+    files["nb_huge_outputs"] = nbformat.writes(huge)
+
+    other = _notebook()
+    other.metadata["kernelspec"] = {"display_name": "R", "language": "R", "name": "ir"}
+    other.metadata["language_info"] = {"name": "R"}
+    files["nb_other_kernel"] = nbformat.writes(other)
+    for name, content in files.items():
+        (folder / f"{name}.ipynb").write_text(content)
+
+
+# --------------------------------------------------------------------------- grading
+
+_recorded: dict[int, list[Worker]] = {}
+_original_start = Worker.start
+
+
+def _recording_start(self: Worker) -> sandbox.LoadReport:
+    _recorded.setdefault(threading.get_ident(), []).append(self)
+    return _original_start(self)
+
+
+@dataclasses.dataclass
+class Graded:
+    report: GradeReport
+    incidents: list[str]
+    seconds: float
+
+
+def grade(path: Path, limits: Limits = LIMITS) -> Graded:
+    """Grade Part A of one file in this process; also what the sandbox's monitor noted in its workers."""
+    key = threading.get_ident()
+    _recorded[key] = []
+    started = time.monotonic()
+    report = grade_submission(path, limits=limits, parts=PARTS)
+    incidents = list(dict.fromkeys(incident for w in _recorded.pop(key) for incident in w.incidents))
+    return Graded(report, incidents, time.monotonic() - started)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def record_workers():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Worker, "start", _recording_start)
+        yield
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    """The whole suite in one flat folder (student = file stem), plus an honest copy under another name."""
+    root = tmp_path_factory.mktemp("hostile") / "submitted"
+    root.mkdir()
+    for path in sorted(HOSTILE.glob("*.py")):
+        shutil.copy(path, root / path.name)
+    shutil.copy(HOSTILE / "honest.py", root / "alice.py")
+    build_notebooks(root)
+    twin = (HOSTILE / "monkeypatch_wrong.py").read_text()
+    start, end = twin.index("# --- the attack"), twin.index("# --- end of the attack")
+    (root.parent / "monkeypatch_wrong_without_attack.py").write_text(twin[:start] + twin[end:])
+    return root
+
+
+@pytest.fixture(scope="module")
+def here(folder) -> dict[str, Graded]:
+    """The submissions of GRADED_HERE (and the monkeypatching one without its attack), two at a time."""
+    paths = {name: folder / f"{name}.py" for name in GRADED_HERE}
+    paths["monkeypatch_wrong_without_attack"] = folder.parent / "monkeypatch_wrong_without_attack.py"
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {name: pool.submit(grade, path) for name, path in paths.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+@pytest.fixture(scope="module")
+def batch(folder, tmp_path_factory):
+    from autograder.batch import grade_all
+
+    if DAEMON_MARKER.exists():
+        DAEMON_MARKER.unlink()
+    result = grade_all(folder, tmp_path_factory.mktemp("hostile-out"), jobs=2, parts=PARTS, limits=LIMITS,
+                       progress=False)
+    return {row.student: row for row in result.rows}
+
+
+def summary(report: GradeReport) -> dict:
+    """What a report decided, without the file's name: per-check score and output, flags, notes."""
+    return {"results": [(r.name, r.part, r.test_cell, r.score, r.max_score, r.output) for r in report.results],
+            "flags": report.flags, "notes": report.notes, "digest": report.digest}
+
+
+def groups(report: GradeReport) -> dict[str, list]:
+    found = {"sdpa": [r for r in report.results if r.name.startswith("sdpa")],
+             "mha": [r for r in report.results if r.name.startswith("mha")]}
+    assert found["sdpa"] and found["mha"], [r.name for r in report.results]
+    assert len(found["sdpa"]) + len(found["mha"]) == len(report.results)
+    return found
+
+
+def check_expectations(name: str, report: GradeReport) -> None:
+    expect = EXPECTED[name]
+    for group, results in groups(report).items():
+        wanted = getattr(expect, group)
+        passed = [r.name for r in results if r.passed]
+        if wanted == "pass":
+            assert len(passed) == len(results), f"{name}: {group} checks failed: " + "\n".join(
+                f"{r.name}: {r.output[:300]}" for r in results if not r.passed)
+        else:
+            assert not passed, f"{name}: {group} checks passed: {passed}"
+    for result in report.results:
+        if not result.passed and expect.outputs:
+            assert re.search(expect.outputs, result.output), (name, result.name, result.output[:500])
+    if expect.flags:
+        for pattern in expect.flags:
+            assert any(re.search(pattern, flag) for flag in report.flags), (name, pattern, report.flags)
+    else:
+        assert report.flags == [], (name, report.flags)
+    assert not any("internal grader error" in flag for flag in report.flags) or name == "patches_probes"
+    if expect.notes:
+        notes = [note for part_notes in report.notes.values() for note in part_notes]
+        assert any(re.search(expect.notes, note) for note in notes), (name, notes)
+
+
+# --------------------------------------------------------------------------- the suite, as a batch
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_hostile_submission_gets_what_its_code_earns(name, batch, here):
+    row = batch[name]
+    assert row.status == "graded", row.report.flags
+    check_expectations(name, row.report)
+    if name in here:
+        graded = here[name]
+        assert summary(graded.report) == summary(row.report), "graded alone and in the batch differ"
+        for pattern in EXPECTED[name].incidents:
+            assert any(re.search(pattern, incident) for incident in graded.incidents), (name, pattern, graded.incidents)
+        if not EXPECTED[name].incidents:
+            assert graded.incidents == []
+        sandbox_flags = [flag for flag in graded.report.flags if "your code" in flag and "part-a" in flag]
+        if any(incident in " ".join(graded.report.flags) for incident in graded.incidents):
+            # the engine shows the monitor's incidents as flags: all of them, then
+            for incident in graded.incidents:
+                assert any(incident in flag for flag in sandbox_flags), (incident, graded.report.flags)
+
+
+def test_honest_submissions_in_the_batch_get_what_they_get_alone(batch, here):
+    alone = summary(here["honest"].report)
+    assert alone["flags"] == [] and all(score == top for _, _, _, score, top, _ in alone["results"])
+    for student in ("honest", "alice"):
+        assert summary(batch[student].report) == alone
+    notebook = summary(batch["nb_honest"].report)
+    assert [r[:5] for r in notebook["results"]] == [r[:5] for r in alone["results"]]
+    assert {row.status for row in batch.values()} == {"graded"}
+
+
+def test_monkeypatching_gains_nothing(here):
+    """Per check, the same points and the same messages as the same code without its monkeypatching."""
+    patched, plain = here["monkeypatch_wrong"].report, here["monkeypatch_wrong_without_attack"].report
+    assert [(r.name, r.score, r.output) for r in patched.results] == [(r.name, r.score, r.output) for r in plain.results]
+    assert 0 < patched.score < patched.max_score
+
+
+def test_the_same_submission_graded_five_times_gets_identical_results(batch, here, folder):
+    """Two gradings exist (batch, alone); three more, two of them at once in this process."""
+    path = folder / "monkeypatch_wrong.py"
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        more = list(pool.map(lambda _: grade(path), range(3)))
+    reports = [batch["monkeypatch_wrong"].report, here["monkeypatch_wrong"].report] + [g.report for g in more]
+    assert len({json.dumps(summary(report), sort_keys=True) for report in reports}) == 1
+    assert len({tuple(g.incidents) for g in [here["monkeypatch_wrong"], *more]}) == 1
+
+
+def test_instructor_files_are_untouched(batch, folder):
+    root = sandbox.PACKAGE_ROOT
+    assert not (root / "source" / "injected.py").exists() and not (root / "source" / "injected2.py").exists()
+    assert not Path("/tmp/autograder-hostile-written").exists()
+    assert not DAEMON_MARKER.exists()
+    assert (folder / "honest.py").read_text() == HONEST
+
+
+# --------------------------------------------------------------------------- processes that try to outlive grading
+
+def _sandboxed_descendants() -> list[psutil.Process]:
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if sandbox._sandboxed(child.pid) and child.status() != psutil.STATUS_ZOMBIE:
+                found.append(child)
+        except psutil.Error:
+            pass
+    return found
+
+
+def _daemon_survivors() -> list[str]:
+    survivors = []
+    for process in psutil.process_iter(["cmdline"]):
+        if "autograder-hostile-daemon" in " ".join(process.info["cmdline"] or []):
+            survivors.append(f"{process.pid}: {process.info['cmdline']}")
+    return survivors
+
+
+def test_daemons_die_with_the_worker_when_processes_are_allowed():
+    if DAEMON_MARKER.exists():
+        DAEMON_MARKER.unlink()
+    graded = grade(HOSTILE / "daemon.py", SPAWN)
+    check_expectations("daemon", graded.report)
+    assert graded.incidents == []  # starting processes is allowed here
+    assert _daemon_survivors() == [] and _sandboxed_descendants() == []
+    time.sleep(4.5)  # past the daemons' sleep: had one survived, it would have tried its write now
+    assert not DAEMON_MARKER.exists() and _daemon_survivors() == []
+
+
+def _grade_in_pool(path: str) -> tuple[tuple[float, float], list[str]]:
+    report = grade_submission(path, limits=SPAWN, parts=PARTS)
+    return (report.score, report.max_score), [str(p.pid) for p in _sandboxed_descendants()]
+
+
+def test_daemons_die_with_the_worker_when_graded_from_a_process_pool():
+    context = multiprocessing.get_context("fork")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        (score, out_of), alive_in_pool = pool.submit(_grade_in_pool, str(HOSTILE / "daemon.py")).result()
+        assert alive_in_pool == [] and _daemon_survivors() == [] and _sandboxed_descendants() == []
+    assert score == out_of
+
+
+def test_memory_spread_over_processes_is_stopped_when_processes_are_allowed():
+    graded = grade(HOSTILE / "memory_bomb_processes.py", SPAWN)
+    report = graded.report
+    assert all(r.passed for r in groups(report)["sdpa"])
+    assert not any(r.passed for r in groups(report)["mha"])
+    assert any("your code used more than 2 GB of memory (all its processes together)" in flag for flag in report.flags), \
+        report.flags
+    assert _sandboxed_descendants() == []
+
+
+# --------------------------------------------------------------------------- answers out of reach in other parts
+
+REFERENCE_LEAK = '''
+from autograder.reference import make_attention_hook, register_attention_hook
+from autograder.reference import PostLNEncoderLayer as FixedTransformerEncoderLayer
+make_attention_hook = MultiHeadAttention.forward.__globals__["make_attention_hook"]
+FixedTransformerEncoderLayer = scaled_dot_product_attention.__globals__["PostLNEncoderLayer"]
+'''
+
+
+def test_part_b_workers_hold_our_attention_but_not_the_model_answers(tmp_path):
+    path = tmp_path / "leak.py"
+    path.write_text(REFERENCE_LEAK)
+    program, _ = PARTS_BY_TAG["part-b-fix"].program(load_submission(path))
+    leak = Worker(program, LIMITS)
+    try:
+        loaded = leak.start()
+        assert len(loaded.load_errors) == 4, loaded.load_errors
+        assert all(re.search(r"PermissionError|KeyError", error) for error in loaded.load_errors), loaded.load_errors
+        assert any("imported autograder" in incident for incident in leak.incidents), leak.incidents
+    finally:
+        leak.close()
+
+
+# --------------------------------------------------------------------------- the channel and the sandbox's parts
+
+def _message(payload: bytes) -> int:
+    read, write = os.pipe()
+    os.write(write, protocol._HEADER.pack(len(payload)) + payload)
+    os.close(write)
+    return read
+
+
+@pytest.mark.parametrize("payload, error", [
+    (b"[" * 100_000, "not valid JSON"),
+    (b'{"a": ' + b"[" * 200 + b"]" * 200 + b"}", "nested"),
+    (b'{"a": 1' + b"0" * 10_000 + b"}", "not valid JSON"),
+    (b'{"a": {"__ndarray__": {"dtype": "float32", "shape": [2], "data": "!!"}}}', "not base64"),
+    (b'{"a": {"__ndarray__": {"dtype": "float32", "shape": [1000000], "data": "AAAAAA=="}}}', "does not match"),
+    (b'{"a": {"__ndarray__": {"dtype": "object", "shape": [1], "data": ""}}}', "refused"),
+    (b'{"a": {"__ndarray__": {"dtype": "float32", "shape": [-1], "data": ""}}}', "refused"),
+    (b'{"a": {"__ndarray__": {"dtype": "float32", "shape": "x", "data": ""}}}', "malformed"),
+    (b"[1, 2]", "not an object"),
+    (b"\xff\xfe", "not valid JSON"),
+])
+def test_malformed_messages_are_protocol_errors(payload, error):
+    fd = _message(payload)
+    try:
+        with pytest.raises(protocol.ProtocolError, match=error):
+            protocol.receive(fd, timeout=5)
+    finally:
+        os.close(fd)
+
+
+def test_oversized_and_stalled_channels():
+    read, write = os.pipe()
+    os.write(write, protocol._HEADER.pack(2**62))
+    with pytest.raises(protocol.ProtocolError, match="over the"):
+        protocol.receive(read, timeout=5)
+    os.close(write)
+    os.close(read)
+    read, write = os.pipe()  # a reader that never reads: sending must give up, not block the grader
+    os.set_blocking(write, False)
+    with pytest.raises(protocol.ChannelTimeout):
+        protocol.send(write, {"x": np.zeros(2**20)}, timeout=0.5)
+    os.close(write)
+    os.close(read)
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64"])
+@pytest.mark.parametrize("spawn", [False, True])
+def test_seccomp_program_assembles(arch, spawn):
+    program = worker.seccomp_program(arch, 12345, spawn)
+    assert 20 < len(program) < 255
+    assert program[-1] == (0x06, 0, 0, 0x7FFF0000)  # allow, the default
+    assert all(0 <= jt <= 255 and 0 <= jf <= 255 for _, jt, jf, _ in program)
+
+
+def test_the_grader_and_course_are_not_readable(tmp_path):
+    readable = sandbox._readable_roots()
+    for hidden in (sandbox.PACKAGE_DIR, sandbox.PACKAGE_ROOT, Path.cwd()):
+        assert not [root for root in readable if sandbox._is_within(str(hidden), root)], hidden
+    assert "/etc" not in readable and "/etc/passwd" in readable
+    # a grader installed inside a readable directory (site-packages) is carved out of it
+    site = tmp_path / "site-packages"
+    for name in ("autograder", "torch", "numpy"):
+        (site / name).mkdir(parents=True)
+    (site / "alias").symlink_to(site / "autograder")
+    assert sandbox._carve(str(site), {str(site / "autograder")}) == [str(site / "numpy"), str(site / "torch")]

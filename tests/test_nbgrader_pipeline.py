@@ -1,0 +1,454 @@
+"""Stock nbgrader with our config records the engine's verdicts, flags what went wrong, never aborts.
+
+End to end in a temporary course: ``nbgrader generate_assignment``, ``autograde`` (two processes
+at once on one SQLite gradebook), ``generate_feedback`` and ``export`` on a correct, a partly
+wrong, a cheating, a kernel-killing, a hanging, a not-JSON and a grader-attacking submission.  To stay within a
+couple of minutes the course is the real notebook cut down to Task 0 and Part A, graded with
+``--TrustedVerdicts.parts=part-a``; one slow test runs the whole real course on one submission.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.engine import grade_submission
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = ROOT / "source" / "transformer" / "transformer.ipynb"
+ASSIGNMENT = "transformer"
+PART_A_CELLS = ("title", "task0_instructions", "task0_reflection", "setup_intro", "setup", "parta_intro", "sdpa",
+                "test_sdpa", "mha_intro", "mha", "test_mha")
+PART_A = ["part-a"]
+CELL_TIMEOUT = 120  # the course's own limit: heavy imports can be slow on a loaded machine
+HANG_MARKER, HANG_TIMEOUT = "# this cell hangs", 8  # a short limit for the one cell meant to hang
+
+pytestmark = pytest.mark.slow
+
+
+# ---------------------------------------------------------------------------------------------- a course
+
+def nbgrader(course: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run one nbgrader command in ``course`` as an instructor would (its nbgrader_config.py applies)."""
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env.pop("NBGRADER_EXECUTION", None)
+    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env, capture_output=True,
+                            text=True, timeout=900)
+    if check and result.returncode != 0:
+        raise AssertionError(f"nbgrader {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-6000:]}")
+    return result
+
+
+def grade_id(cell: nbformat.NotebookNode) -> str | None:
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def make_course(folder: Path, cells: tuple[str, ...] | None = PART_A_CELLS, *, parts: list[str] | None = PART_A,
+                db_url: str | None = None) -> Path:
+    """A course directory with our nbgrader_config.py and (a cut of) the real source notebook, released.
+
+    Test settings go after the course's own config: only the cells' time limit, the parts graded
+    and the gradebook's location change, never the pipeline.
+    """
+    source = nbformat.read(SOURCE, as_version=4)
+    if cells is not None:
+        source.cells = [cell for cell in source.cells if grade_id(cell) in cells]
+    (folder / "source" / ASSIGNMENT).mkdir(parents=True)
+    nbformat.write(source, folder / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    config = (ROOT / "nbgrader_config.py").read_text()
+    config += (f"\n# test course\nc.Execute.timeout = {CELL_TIMEOUT}\n"
+               f"c.Execute.timeout_func = lambda cell: {HANG_TIMEOUT} if {HANG_MARKER!r} in cell.source else {CELL_TIMEOUT}\n")
+    if parts:
+        config += f"c.TrustedVerdicts.parts = {parts!r}\n"
+    if db_url:
+        config += f"c.CourseDirectory.db_url = {db_url!r}\n"
+    (folder / "nbgrader_config.py").write_text(config)
+    nbgrader(folder, "generate_assignment", ASSIGNMENT, "--force")
+    return folder
+
+
+def solved(course: Path, replace: dict[str, str] | None = None, append: dict[str, str] | None = None) -> nbformat.NotebookNode:
+    """The released notebook with the source's solutions filled in, then edited like a student would."""
+    release = nbformat.read(course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    source = {grade_id(cell): cell for cell in nbformat.read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
+                                                               as_version=4).cells}
+    for cell in release.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = "\n".join(line for line in source[grade_id(cell)].source.splitlines()
+                                    if "BEGIN SOLUTION" not in line and "END SOLUTION" not in line)
+        for old, new in (replace or {}).get(grade_id(cell), {}).items():
+            assert old in cell.source, f"{old!r} not in cell {grade_id(cell)}"
+            cell.source = cell.source.replace(old, new)
+        if grade_id(cell) in (append or {}):
+            cell.source += "\n" + append[grade_id(cell)]
+    return release
+
+
+def submit(course: Path, student: str, notebook: nbformat.NotebookNode | str) -> Path:
+    path = course / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(notebook if isinstance(notebook, str) else nbformat.writes(notebook))
+    return path
+
+
+def autograde(course: Path, students: list[str], processes: int = 2) -> dict[str, subprocess.CompletedProcess]:
+    """``nbgrader autograde`` once per student, ``processes`` of them at a time on the same gradebook."""
+    with ThreadPoolExecutor(processes) as pool:
+        runs = pool.map(lambda s: nbgrader(course, "autograde", ASSIGNMENT, "--student", s, "--force", check=False),
+                        students)
+        return dict(zip(students, runs))
+
+
+def gradebook_scores(db_url: str, student: str) -> dict[str, float | None]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url) as gradebook:
+        notebook = gradebook.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, student)
+        return {grade.name: grade.auto_score for grade in notebook.grades}
+
+
+def gradebook_flags(db_url: str, student: str) -> tuple[bool, list[str]]:
+    from nbgrader.api import Gradebook
+
+    from autograder.nbgrader_hooks.flags import submission_flags
+
+    with Gradebook(db_url) as gradebook:
+        return submission_flags(gradebook, ASSIGNMENT, student)
+
+
+def expected_scores(submission: Path, points: dict[str, float], parts: list[str] | None = PART_A) -> dict[str, float]:
+    """What the gradebook should hold for each autograded cell: the engine's score on the submitted file
+    (in the cell's points), and 0 for a test cell the engine has no checks for."""
+    cells = grade_submission(submission, parts=parts).cell_scores()
+    expected = {}
+    for cell, worth in points.items():
+        if cell in cells:
+            got, out_of = cells[cell]
+            expected[cell] = got if out_of == worth else got / out_of * worth
+        else:
+            expected[cell] = 0.0
+    return expected
+
+
+def autograded_points(course: Path) -> dict[str, float]:
+    source = nbformat.read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    return {grade_id(cell): float(cell.metadata.nbgrader["points"]) for cell in source.cells
+            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")}
+
+
+def db_url_of(course: Path) -> str:
+    return f"sqlite:///{course / 'gradebook.db'}"
+
+
+# ----------------------------------------------------------------------------------- the submissions
+
+NO_SCALING = {"sdpa": {"/ math.sqrt(d_k)": ""}}
+CHEAT = """
+# make every visible test pass, whatever the code computes
+torch.allclose = lambda *args, **kwargs: True
+np.allclose = lambda *args, **kwargs: True
+"""
+LEFTOVER = ["sleep", "913.25"]
+KILL_KERNEL = f"\nimport os, subprocess\nsubprocess.Popen({LEFTOVER!r}, start_new_session=True)\nos._exit(1)\n"
+HANG = f"\n{HANG_MARKER}\nimport signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass\n"
+
+
+TAMPER = """
+import json, os, socket
+_attempts = {{}}
+def _attempt(name, action):
+    try:
+        action()
+        _attempts[name] = "done"
+    except Exception as exc:
+        _attempts[name] = type(exc).__name__
+_attempt("write into the grader's package", lambda: open({package!r} + "/kernel_was_here.txt", "w").close())
+_attempt("open the gradebook for writing", lambda: open({gradebook!r}, "r+b").close())
+_attempt("read the instructor's source", lambda: open({source!r}).read(10))
+_attempt("read the reference solutions", lambda: open({reference!r}).read(10))
+_attempt("connect to a TCP port", lambda: socket.create_connection(("127.0.0.1", 9), timeout=5).close())
+_attempt("signal nbgrader", lambda: os.kill(os.getppid(), 0))
+_attempt("write in its own folder", lambda: open("notes.txt", "w").close())
+print("ATTEMPTS=" + json.dumps(_attempts))
+"""
+
+
+def tamper_cell(course: Path) -> str:
+    """A cell that tries what a hostile kernel would: change the grader, the gradebook, read solutions..."""
+    from autograder import nbgrader_hooks
+
+    return TAMPER.format(package=str(Path(nbgrader_hooks.__file__).parent), gradebook=str(course / "gradebook.db"),
+                         source=str(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"),
+                         reference=str(ROOT / "autograder" / "reference.py"))
+
+
+def truncated_in_mha(notebook: nbformat.NotebookNode) -> str:
+    """The notebook's file cut off inside the mha cell, as an interrupted upload leaves it."""
+    text = nbformat.writes(notebook)
+    return text[:text.index("class MultiHeadAttention") + 40]
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    course = make_course(tmp_path_factory.mktemp("course"))
+    submissions = {  # frank first: his run is the longest
+        "frank": solved(course, append={"mha": HANG}),                # hangs, ignoring interrupts
+        "alice": solved(course),                                      # correct
+        "bob": solved(course, replace=NO_SCALING),                    # partly wrong
+        "eve": solved(course, replace=NO_SCALING, append={"sdpa": CHEAT}),  # bob's code, and cheats
+        "carol": solved(course, append={"mha": KILL_KERNEL}),         # kills its kernel
+        "dave": truncated_in_mha(solved(course)),                     # not JSON
+        "mallory": solved(course, append={"mha": tamper_cell(course)}),  # attacks the grader from its kernel
+    }
+    paths = {student: submit(course, student, notebook) for student, notebook in submissions.items()}
+    runs = autograde(course, list(submissions))
+    return {"course": course, "paths": paths, "runs": runs, "db_url": db_url_of(course),
+            "points": autograded_points(course)}
+
+
+def test_autograde_never_aborts(graded: dict) -> None:
+    for student, run in graded["runs"].items():
+        assert run.returncode == 0, f"{student}: nbgrader autograde failed:\n{run.stderr[-4000:]}"
+
+
+def test_every_grade_reaches_the_gradebook_with_two_processes_at_once(graded: dict) -> None:
+    for student in graded["paths"]:
+        scores = gradebook_scores(graded["db_url"], student)
+        missing = [cell for cell in graded["points"] if scores.get(cell) is None]
+        assert not missing, f"{student}: no autograde score for {missing}"
+
+
+@pytest.mark.parametrize("student", ["alice", "bob", "eve", "carol", "frank", "dave", "mallory"])
+def test_gradebook_holds_the_engines_scores(graded: dict, student: str) -> None:
+    scores = gradebook_scores(graded["db_url"], student)
+    expected = expected_scores(graded["paths"][student], graded["points"])
+    assert {cell: scores[cell] for cell in expected} == pytest.approx(expected, abs=1e-9)
+
+
+def test_scores_tell_correct_from_wrong(graded: dict) -> None:
+    alice, bob = (gradebook_scores(graded["db_url"], s) for s in ("alice", "bob"))
+    assert alice["test_sdpa"] == 15.0
+    assert bob["test_sdpa"] < alice["test_sdpa"]
+
+
+def test_cheating_earns_only_what_the_code_earns(graded: dict) -> None:
+    eve, bob = (gradebook_scores(graded["db_url"], s) for s in ("eve", "bob"))
+    assert eve == bob
+    autograded = nbformat.read(graded["course"] / "autograded" / "eve" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
+                               as_version=4)
+    test_sdpa = next(cell for cell in autograded.cells if grade_id(cell) == "test_sdpa")
+    text = json.dumps(test_sdpa.outputs)
+    assert "Visible tests passed" not in text, "the kernel's own (fooled) output must not survive"
+    assert "[FAIL] sdpa_values" in text
+
+
+def test_the_kernel_runs_confined(graded: dict) -> None:
+    """The student's kernel cannot touch the grader, the gradebook or the course, nor reach out."""
+    import landlockpy
+
+    abi = landlockpy.abi_version()
+    if abi == 0:
+        pytest.skip("this Linux kernel has no Landlock: the student's kernel runs unconfined")
+    autograded = nbformat.read(graded["course"] / "autograded" / "mallory" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
+                               as_version=4)
+    mha = next(cell for cell in autograded.cells if grade_id(cell) == "mha")
+    printed = "".join(output.get("text", "") for output in mha.outputs)
+    attempts = json.loads(printed.split("ATTEMPTS=", 1)[1].splitlines()[0])
+    blocked = ["write into the grader's package", "open the gradebook for writing", "read the instructor's source",
+               "read the reference solutions"]
+    blocked += ["connect to a TCP port"] if abi >= 4 else []
+    blocked += ["signal nbgrader"] if abi >= 6 else []
+    assert {name: attempts[name] for name in blocked} == dict.fromkeys(blocked, "PermissionError")
+    assert attempts["write in its own folder"] == "done"
+    assert not (ROOT / "autograder" / "nbgrader_hooks" / "kernel_was_here.txt").exists()
+
+
+@pytest.mark.parametrize("student,reason", [
+    ("carol", r"kernel died while running cell \d+ \(mha\)"),
+    ("frank", rf"cell \d+ \(mha\) did not finish within {HANG_TIMEOUT} s"),
+    ("dave", r"not valid JSON"),
+])
+def test_broken_submissions_are_flagged_with_the_reason(graded: dict, student: str, reason: str) -> None:
+    flagged, reasons = gradebook_flags(graded["db_url"], student)
+    assert flagged
+    assert any(re.search(reason, text) for text in reasons), reasons
+
+
+def test_nothing_the_kernel_started_outlives_autograde(graded: dict) -> None:
+    import psutil
+
+    leftovers = [process for process in psutil.process_iter(["cmdline"]) if process.info["cmdline"] == LEFTOVER]
+    assert not leftovers, "carol's kernel left a process running"
+
+
+def test_clean_submissions_are_not_flagged(graded: dict) -> None:
+    for student in ("alice", "bob"):
+        assert gradebook_flags(graded["db_url"], student) == (False, [])
+
+
+def test_test_cell_lost_with_the_end_of_the_file_is_put_back(graded: dict) -> None:
+    autograded = nbformat.read(graded["course"] / "autograded" / "dave" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
+                               as_version=4)
+    ids = [grade_id(cell) for cell in autograded.cells]
+    assert "test_mha" in ids and "mha" not in ids
+    assert ids.index("test_mha") > ids.index("test_sdpa")
+
+
+@pytest.fixture(scope="module")
+def feedback_and_export(graded: dict) -> dict:
+    course = graded["course"]
+    nbgrader(course, "generate_feedback", ASSIGNMENT, "--force")
+    nbgrader(course, "export", "--to", str(course / "grades.csv"))
+    with (course / "grades.csv").open(newline="") as handle:
+        rows = {row["student_id"]: row for row in csv.DictReader(handle)}
+    html = {student: (course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+            for student in graded["paths"]}
+    return {"rows": rows, "html": html}
+
+
+def test_feedback_has_per_check_results_with_counterexamples(feedback_and_export: dict) -> None:
+    assert "[PASS] sdpa_values" in feedback_and_export["html"]["alice"]
+    bob = feedback_and_export["html"]["bob"]
+    assert "[FAIL] sdpa_values" in bob
+    assert "expected" in bob and "Q of shape" in bob, "the failing check's counterexample"
+
+
+def test_feedback_never_shows_hidden_tests(feedback_and_export: dict) -> None:
+    for student, html in feedback_and_export["html"].items():
+        for secret in ("BEGIN HIDDEN TESTS", "run_hidden_checks", "from autograder"):
+            assert secret not in html, f"{student}'s feedback shows {secret!r}"
+
+
+def test_feedback_tells_the_student_why_a_notebook_was_flagged(feedback_and_export: dict) -> None:
+    assert "kernel died" in feedback_and_export["html"]["carol"]
+
+
+def test_export_has_the_gradebook_scores_and_the_flags(graded: dict, feedback_and_export: dict) -> None:
+    rows = feedback_and_export["rows"]
+    assert set(rows) == set(graded["paths"])
+    for student, row in rows.items():
+        manual_and_auto = gradebook_scores(graded["db_url"], student)
+        assert float(row["score"]) == pytest.approx(sum(v or 0.0 for v in manual_and_auto.values()))
+        flagged, reasons = gradebook_flags(graded["db_url"], student)
+        assert row["flagged"] == ("yes" if flagged else "no")
+        assert row["flags"] == " | ".join(reasons)
+    assert rows["dave"]["flagged"] == "yes" and "not valid JSON" in rows["dave"]["flags"]
+    assert rows["alice"]["flagged"] == "no"
+
+
+def _save_grades_repeatedly(db_url: str, student: str, rounds: int) -> int:
+    """What SaveAutoGrades does, ``rounds`` times over: one commit per grade cell.  Returns the errors met."""
+    from nbgrader.api import Gradebook
+
+    errors = 0
+    for round_ in range(rounds):
+        try:
+            with Gradebook(db_url) as gradebook:
+                gradebook.update_or_create_student(student)
+                gradebook.update_or_create_submission("stress", student)
+                for cell in range(8):
+                    gradebook.find_grade(f"cell{cell}", "stress", "stress", student).auto_score = float(round_)
+                    gradebook.db.commit()
+        except Exception:
+            errors += 1
+    return errors
+
+
+def test_concurrent_writers_lose_no_grade_on_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four processes saving grades for different students at once, as parallel autograde runs do."""
+    import multiprocessing
+
+    from nbgrader.api import Gradebook
+
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")  # alembic
+    db_url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with Gradebook(db_url) as gradebook:
+        gradebook.update_or_create_assignment("stress")
+        gradebook.add_notebook("stress", "stress")
+        for cell in range(8):
+            gradebook.add_grade_cell(f"cell{cell}", "stress", "stress", max_score=1, cell_type="code")
+    students = [f"student{i}" for i in range(4)]
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        errors = pool.starmap(_save_grades_repeatedly, [(db_url, student, 5) for student in students])
+    assert errors == [0, 0, 0, 0]
+    with Gradebook(db_url) as gradebook:
+        for student in students:
+            grades = gradebook.find_submission_notebook("stress", "stress", student).grades
+            assert sorted(grade.auto_score for grade in grades) == [4.0] * 8
+
+
+# --------------------------------------------------------------------------- the in-kernel front door
+
+GOOD_SDPA = '''
+def scaled_dot_product_attention(Q, K, V, mask=None):
+    scores = torch.matmul(Q, K.transpose(-2, -1)) / math.sqrt(Q.size(-1))
+    if mask is not None:
+        scores = scores.masked_fill(mask == 0, -1e9)
+    weights = F.softmax(scores, dim=-1)
+    return torch.matmul(weights, V), weights
+'''
+
+
+def _namespace(code: str) -> dict:
+    namespace: dict = {}
+    exec("import math, torch\nimport torch.nn.functional as F\n" + code, namespace)
+    return namespace
+
+
+def test_hidden_checks_run_in_process_outside_autograde(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from autograder.notebook import run_hidden_checks
+
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    assert run_hidden_checks("test_sdpa", _namespace(GOOD_SDPA)) is None  # passed: no partial-credit value
+    assert "[PASS] sdpa_values" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="sdpa_values"):
+        run_hidden_checks("test_sdpa", _namespace(GOOD_SDPA.replace("/ math.sqrt(Q.size(-1))", "")))
+    assert "[FAIL] sdpa_values" in capsys.readouterr().out
+
+
+def test_hidden_checks_only_announce_the_trusted_grader_under_autograde(monkeypatch: pytest.MonkeyPatch,
+                                                                        capsys) -> None:
+    from autograder.notebook import run_hidden_checks
+
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert run_hidden_checks("test_sdpa", {}) == 0.0
+    assert "outside this notebook's kernel" in capsys.readouterr().out
+
+
+def test_nbgrader_validate_shows_a_failing_hidden_check(tmp_path: Path) -> None:
+    """A bug the visible tests miss (d_k hard-coded to the visible example's 2) fails the hidden checks."""
+    source = nbformat.read(SOURCE, as_version=4)
+    source.cells = [cell for cell in source.cells if grade_id(cell) in PART_A_CELLS]
+    for cell in source.cells:
+        if grade_id(cell) == "sdpa":
+            cell.source = cell.source.replace("/ math.sqrt(d_k)", "/ math.sqrt(2)")
+    nbformat.write(source, tmp_path / "wrong.ipynb")
+    shutil.copy(ROOT / "nbgrader_config.py", tmp_path / "nbgrader_config.py")
+    output = nbgrader(tmp_path, "validate", "wrong.ipynb", check=False)
+    text = output.stdout + output.stderr
+    assert "VALIDATION FAILED ON 1 CELL(S)" in text, text[-3000:]
+    assert "hidden checks failed: sdpa_values" in text
+
+
+# ------------------------------------------------------------------------------------ the whole course
+
+def test_whole_course_one_correct_submission(tmp_path: Path) -> None:
+    """The real notebook and config, every part: each autograded cell gets exactly the engine's score."""
+    course = make_course(tmp_path, cells=None, parts=None)
+    path = submit(course, "alice", solved(course))
+    run = autograde(course, ["alice"], processes=1)["alice"]
+    assert run.returncode == 0, run.stderr[-4000:]
+    points = autograded_points(course)
+    scores = gradebook_scores(db_url_of(course), "alice")
+    expected = expected_scores(path, points, parts=None)
+    assert {cell: scores[cell] for cell in points} == pytest.approx(expected, abs=1e-9)
+    assert gradebook_flags(db_url_of(course), "alice") == (False, [])
