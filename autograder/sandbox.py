@@ -270,19 +270,19 @@ class Worker:
             protocol.send(self._requests, message, timeout=timeout)
         except protocol.ChannelTimeout:
             self._lose(f"time limit of {timeout:g} s exceeded while {doing} (the process running your code "
-                       "stopped reading the grader's requests)")
+                       "stopped reading the grader's requests)", doing)
         except OSError as exc:
-            self._lose(f"the process running your code is gone ({exc.strerror})")
+            self._lose(f"the process running your code is gone ({exc.strerror})", doing)
 
     def _receive(self, timeout: float, doing: str) -> dict[str, Any]:
         try:
             return protocol.receive(self._replies, timeout)
         except protocol.ChannelTimeout:
-            self._lose(f"time limit of {timeout:g} s exceeded while {doing} (an endless loop, or far too slow)")
+            self._lose(f"time limit of {timeout:g} s exceeded while {doing} (an endless loop, or far too slow)", doing)
         except protocol.ChannelClosed:
-            self._lose(f"the process running your code died while {doing} ({self._death_reason()})")
+            self._lose(f"the process running your code died while {doing} ({self._death_reason()})", doing)
         except protocol.ProtocolError as exc:
-            self._lose(f"the process running your code broke the grader's protocol while {doing} ({exc})")
+            self._lose(f"the process running your code broke the grader's protocol while {doing} ({exc})", doing)
         raise AssertionError("unreachable")
 
     def _death_reason(self) -> str:
@@ -302,9 +302,9 @@ class Worker:
             return f"{name}, {hints.get(name, 'signal')}"
         return f"exit code {code}: os._exit or a fatal error"
 
-    def _lose(self, reason: str) -> None:
-        if self._stop_reason:
-            reason = f"{self._stop_reason}; it was stopped"
+    def _lose(self, reason: str, doing: str | None = None) -> None:
+        if self._stop_reason:  # the watchdog stopped it: that is the reason, whatever the channel saw
+            reason = f"{self._stop_reason} while {doing}" if doing else self._stop_reason
         self.close()
         raise WorkerLost(reason)
 

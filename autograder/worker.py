@@ -577,7 +577,16 @@ class Monitor:
             and not any(inside.startswith(prefix) for prefix in self.readable)
 
     def _shown(self, path: str) -> str:
-        return path.replace(f"/proc/{os.getppid()}/", "/proc/<the grader>/")
+        """The path as the student should see it, and the same on every run (no pids, no temporary names)."""
+        temporary = os.path.dirname(self.scratch)
+        for prefix, shown in ((f"/proc/{os.getppid()}/", "/proc/<the grader>/"),
+                              (temporary + os.sep, "<temporary directory>/"),
+                              (os.path.dirname(temporary) + os.sep, "<temporary directory>/../")):
+            if path.startswith(prefix) and prefix != os.sep:
+                return shown + path[len(prefix):]
+            if path + os.sep == prefix:
+                return shown.rstrip("/")
+        return path
 
     def _judge(self, event: str, args: tuple) -> None:
         if event == "open":
@@ -587,7 +596,8 @@ class Monitor:
                 mode = str(args[1] or "") if len(args) > 1 else ""
                 writes = bool(flags & (os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC)) \
                     or any(c in mode for c in "wax+")
-                self.note(f"your code tried to {'write' if writes else 'read'} {self._shown(path)} (outside its sandbox)")
+                verb = "write" if writes else "read"
+                self.note(f"your code tried to {verb} {self._shown(path)} (outside its sandbox)")
         elif event in ("os.listdir", "os.scandir"):
             path = self._path(args[0] if args else ".")
             if self._guarded(path):
@@ -608,7 +618,8 @@ class Monitor:
         elif event == "import":
             name = (str(args[0]) if args else "").split(".")[0]
             if name in _GRADER_TOOLS:
-                self.note(f"your code imported {name} (the grader's own tooling; what the code does to it has no effect)")
+                self.note(f"your code imported {name} (the grader's own tooling; "
+                          "what the code does to it has no effect)")
         elif event in ("object.__setattr__", "object.__delattr__"):
             owner = args[0] if args else None
             if isinstance(owner, type) and str(getattr(owner, "__module__", "")).split(".")[0] in (

@@ -18,9 +18,12 @@ import pytest
 
 from autograder import ENGINE_VERSION
 from autograder.batch import CSV_COLUMNS, discover, grade_all
+from autograder.checks import ALL_CHECKS
 from autograder.engine import grade_submission
 
 PARTS = ["part-a"]
+SDPA_POINTS = sum(c.points for c in ALL_CHECKS if c.test_cell == "test_sdpa")  # the fixtures define only sdpa
+PART_A_MAX = sum(c.points for c in ALL_CHECKS if c.part == "part-a")
 
 GOOD = '''\
 import math
@@ -87,8 +90,8 @@ def test_parallel_equals_serial_and_failures_stay_contained(serial, tmp_path):
 
     rows = {row.student: row for row in first.rows}
     assert list(rows) == ["alice", "bob", "carol", "dave", "erin", "frank", "hank"]
-    assert (rows["alice"].status, rows["alice"].report.score) == ("graded", 4.0)
-    assert (rows["carol"].status, rows["carol"].report.score) == ("graded", 4.0)
+    assert (rows["alice"].status, rows["alice"].report.score) == ("graded", SDPA_POINTS)
+    assert (rows["carol"].status, rows["carol"].report.score) == ("graded", SDPA_POINTS)
     assert (rows["bob"].status, rows["bob"].report.score) == ("graded", 0.0)
     # the student's code killing its sandbox worker is the engine's business: graded 0, flagged
     assert rows["dave"].status == "graded" and rows["dave"].report.score == 0.0
@@ -96,14 +99,14 @@ def test_parallel_equals_serial_and_failures_stay_contained(serial, tmp_path):
     # the grading process itself dying or raising: a zero row that says why, and nobody else is touched
     assert rows["erin"].status == "failed" and rows["erin"].report.score == 0.0
     assert rows["erin"].report.flags == ["grading failed: the grading process exited with code 7 without a result"]
-    assert rows["erin"].report.max_score == 4.0
+    assert rows["erin"].report.max_score == PART_A_MAX
     assert rows["frank"].status == "failed"
     assert rows["frank"].report.flags == ["grading failed: the grader raised RuntimeError: simulated grader bug"]
     assert rows["hank"].status == "missing" and rows["hank"].report.flags == ["no notebook found in hank/transformer/"]
     assert sorted(row.student for row in first.failed) == ["erin", "frank"]
 
     saved = json.loads((first.out / "alice" / "results.json").read_text())
-    assert saved["score"] == 4.0 and saved["extra_data"]["engine_version"] == ENGINE_VERSION
+    assert saved["score"] == SDPA_POINTS and saved["extra_data"]["engine_version"] == ENGINE_VERSION
     summary = json.loads((first.out / "summary.json").read_text())
     assert summary["graded"] == 4 and summary["failed"] == ["erin", "frank"] and summary["missing"] == ["hank"]
     assert summary["score"]["median"] == 2.0 and summary["most_failed_checks"][0] == {
@@ -136,8 +139,8 @@ def test_resume_skips_unchanged_and_regrades_changed(serial, tmp_path):
     third = grade_all(folder, out, jobs=2, parts=PARTS, grader=FAULTY, progress=False)
     assert third.graded == 3 and third.reused == 3
     bob = next(row for row in third.rows if row.student == "bob")
-    assert bob.report.score == 4.0 and not bob.reused
-    assert json.loads((out / "bob" / "results.json").read_text())["score"] == 4.0
+    assert bob.report.score == SDPA_POINTS and not bob.reused
+    assert json.loads((out / "bob" / "results.json").read_text())["score"] == SDPA_POINTS
     after = outputs(out)
     assert {name for name in before if before[name] != after[name]} == {
         "bob/results.json", "manifest.json", "grades.csv", "summary.json", "summary.txt"}
@@ -154,9 +157,9 @@ def test_grades_csv(serial):
     assert [row["student"] for row in rows] == ["alice", "bob", "carol", "dave", "erin", "frank", "hank"]
     alice = rows[0]
     assert (alice["submission"], alice["part-a"], alice["part-b-hook"], alice["part-c"], alice["total"],
-            alice["max"], alice["status"], alice["flags"]) == ("alice.py", "4", "", "", "4", "4", "graded", "")
+            alice["max"], alice["status"], alice["flags"]) == ("alice.py", f"{SDPA_POINTS:g}", "", "", f"{SDPA_POINTS:g}", f"{PART_A_MAX:g}", "graded", "")
     erin = rows[4]
-    assert (erin["total"], erin["max"], erin["status"]) == ("0", "4", "failed")
+    assert (erin["total"], erin["max"], erin["status"]) == ("0", f"{PART_A_MAX:g}", "failed")
     assert "exited with code 7" in erin["flags"]
     assert rows[6]["status"] == "missing" and rows[6]["submission"] == ""
 

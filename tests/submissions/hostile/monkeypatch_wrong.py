@@ -1,6 +1,6 @@
 """A wrong scaled_dot_product_attention (no scaling) and a right MultiHeadAttention (its own attention),
 with every library function a grader could compare with replaced, at definition time: torch.allclose,
-torch.equal, numpy.allclose, Tensor.__eq__, hypothesis, nbgrader, builtins, the grader's own modules.
+torch.equal, numpy.allclose, Tensor.__eq__, hypothesis, builtins, the grader's own modules.
 
 Expected: sdpa checks fail (the code is wrong), mha checks pass (the code is right); flags: what it replaced.
 """
@@ -8,7 +8,6 @@ import builtins
 import math
 
 import hypothesis
-import nbgrader
 import numpy as np
 import numpy.testing
 import torch
@@ -32,7 +31,6 @@ builtins.exit = None
 builtins.AssertionError = Exception
 hypothesis.given = lambda *args, **kwargs: (lambda test: (lambda *a, **k: None))
 hypothesis.settings = None
-nbgrader.__version__ = "grade: 100"
 hidden_check_base.CheckFailed = None
 grader_report.CheckResult.passed = property(lambda self: True)
 

@@ -31,10 +31,21 @@ def _escapes():
             escaped.append(f"read {path}")
         except OSError:
             pass
-    for folder in (ROOT, f"{ROOT}/autograder", "/tmp", os.path.dirname(os.getcwd()), f"/proc/{grader}/fd"):
+    for folder in (ROOT, f"{ROOT}/autograder", "/tmp", os.path.dirname(os.getcwd()), f"/proc/{grader}/cwd"):
         try:
             os.listdir(folder)
             escaped.append(f"listed {folder}")
+        except OSError:
+            pass
+    for descriptor in os.listdir(f"/proc/{grader}/fd"):  # the numbers are visible; what they are is not
+        try:
+            os.readlink(f"/proc/{grader}/fd/{descriptor}")
+            escaped.append("read the grader's descriptors")
+        except OSError:
+            pass
+        try:
+            open(f"/proc/{grader}/fd/{descriptor}", "rb").close()
+            escaped.append("opened the grader's descriptors")
         except OSError:
             pass
     for path in glob.glob("/tmp/autograder-*/*"):

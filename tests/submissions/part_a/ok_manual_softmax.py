@@ -1,4 +1,4 @@
-# Correct: a numerically stable softmax written by hand (subtract the row maximum).
+# Correct: a numerically stable softmax written by hand (subtract the row maximum); the mask through mask.bool().
 import math
 
 import torch
@@ -9,7 +9,7 @@ import torch.nn.functional as F
 def scaled_dot_product_attention(Q, K, V, mask=None):
     scores = torch.matmul(Q, K.transpose(-2, -1)) / math.sqrt(Q.size(-1))
     if mask is not None:
-        scores = scores.masked_fill(mask == 0, -1e9)
+        scores = scores.masked_fill(torch.logical_not(mask.bool()), -1e9)
     shifted = scores - scores.amax(dim=-1, keepdim=True)
     exps = torch.exp(shifted)
     weights = exps / exps.sum(dim=-1, keepdim=True)

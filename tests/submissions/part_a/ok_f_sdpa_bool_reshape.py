@@ -1,4 +1,4 @@
-# Correct: the output from F.scaled_dot_product_attention with a boolean mask; weights by hand.
+# Correct: the output from F.scaled_dot_product_attention with a boolean mask, weights by hand; reshape/permute head split, sizes read from the input.
 import math
 
 import torch
@@ -28,12 +28,10 @@ class MultiHeadAttention(nn.Module):
         self.W_o = nn.Linear(embed_dim, embed_dim)
 
     def forward(self, x, mask=None):
-        batch, length, _ = x.shape
-
-        def split(t):
-            return t.view(batch, length, self.num_heads, self.head_dim).transpose(1, 2)
-
-        Q, K, V = split(self.W_q(x)), split(self.W_k(x)), split(self.W_v(x))
-        context, weights = scaled_dot_product_attention(Q, K, V, mask)
-        context = context.transpose(1, 2).contiguous().view(batch, length, self.embed_dim)
+        shape = x.shape[:-1] + (self.num_heads, -1)
+        Q = self.W_q(x).reshape(shape).permute(0, 2, 1, 3)
+        K = self.W_k(x).reshape(shape).permute(0, 2, 1, 3)
+        V = self.W_v(x).reshape(shape).permute(0, 2, 1, 3)
+        context, weights = scaled_dot_product_attention(Q, K, V, mask=mask)
+        context = context.permute(0, 2, 1, 3).flatten(2)
         return self.W_o(context), weights

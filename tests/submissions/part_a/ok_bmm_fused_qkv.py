@@ -1,4 +1,4 @@
-# Correct: 3-D torch.bmm over (batch * heads) and an explicit broadcast of the mask.
+# Correct: 3-D torch.bmm over (batch * heads), torch.where with a broadcast mask; one fused Q/K/V projection concatenating W_q, W_k, W_v's weights at forward time.
 import math
 
 import torch
@@ -33,12 +33,10 @@ class MultiHeadAttention(nn.Module):
         self.W_o = nn.Linear(embed_dim, embed_dim)
 
     def forward(self, x, mask=None):
-        batch, length, _ = x.shape
-
-        def split(t):
-            return t.view(batch, length, self.num_heads, self.head_dim).transpose(1, 2)
-
-        Q, K, V = split(self.W_q(x)), split(self.W_k(x)), split(self.W_v(x))
+        b, n, e = x.shape
+        weight = torch.cat([self.W_q.weight, self.W_k.weight, self.W_v.weight], dim=0)
+        bias = torch.cat([self.W_q.bias, self.W_k.bias, self.W_v.bias], dim=0)
+        qkv = F.linear(x, weight, bias).view(b, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        Q, K, V = qkv.unbind(0)
         context, weights = scaled_dot_product_attention(Q, K, V, mask)
-        context = context.transpose(1, 2).contiguous().view(batch, length, self.embed_dim)
-        return self.W_o(context), weights
+        return self.W_o(context.transpose(1, 2).reshape(b, n, e)), weights

@@ -1,4 +1,4 @@
-# Correct: the module computes attention inline (Q scaled first) instead of calling the function.
+# Correct: F.scaled_dot_product_attention with an additive float mask (0 or -1e9); the module computes attention inline, Q scaled first.
 import math
 
 import torch
@@ -7,11 +7,14 @@ import torch.nn.functional as F
 
 
 def scaled_dot_product_attention(Q, K, V, mask=None):
-    scores = torch.matmul(Q, K.transpose(-2, -1)) / math.sqrt(Q.size(-1))
+    additive = None
     if mask is not None:
-        scores = scores.masked_fill(mask == 0, -1e9)
-    weights = F.softmax(scores, dim=-1)
-    return torch.matmul(weights, V), weights
+        additive = torch.zeros(mask.shape, dtype=Q.dtype).masked_fill(mask == 0, -1e9)
+    output = F.scaled_dot_product_attention(Q, K, V, attn_mask=additive)
+    scores = Q @ K.transpose(-2, -1) * (1.0 / math.sqrt(Q.size(-1)))
+    if additive is not None:
+        scores = scores + additive
+    return output, F.softmax(scores, dim=-1)
 
 
 class MultiHeadAttention(nn.Module):
