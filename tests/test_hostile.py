@@ -41,8 +41,8 @@ from autograder.sandbox import Limits, Worker
 from autograder.submission import load_submission
 
 PARTS = ["part-a"]
-LIMITS = Limits(call_seconds=5, load_seconds=30, memory_bytes=3 * 2**29, disk_bytes=256 * 2**20, disk_files=2000)
-SPAWN = dataclasses.replace(LIMITS, spawn=True, processes=64)
+LIMITS = Limits(call_seconds=5, load_seconds=45, memory_bytes=3 * 2**29, disk_bytes=256 * 2**20, disk_files=2000)
+SPAWN = dataclasses.replace(LIMITS, spawn=True, processes=64, call_seconds=20)
 HOSTILE = Path(__file__).parent / "submissions" / "hostile"
 DAEMON_MARKER = Path("/tmp/autograder-hostile-daemon-escaped")
 HONEST = (HOSTILE / "honest.py").read_text()
@@ -53,7 +53,7 @@ ENGINE_FLAGS_INCIDENTS = "incidents" in inspect.getsource(engine)
 
 @dataclasses.dataclass(frozen=True)
 class Expect:
-    """``sdpa``/``mha``: "pass" (every check of that group passes) or "fail" (none does)."""
+    """``sdpa``/``mha``: "pass" (every check of that group passes), "fail" (none does) or "some" (not all do)."""
 
     sdpa: str
     mha: str
@@ -100,7 +100,8 @@ EXPECTED: dict[str, Expect] = {
         r"tried to read .*/source/transformer/transformer\.ipynb", r"tried to read /proc/<the grader>/environ",
         r"tried to write .*/autograder/reference\.py", r"tried to list <temporary directory>",
         r"tried to change the permissions of .*README\.md")),
-    "monkeypatch_wrong": Expect("fail", "pass", notes="PermissionError", incidents=(
+    # exactly which sdpa checks its mistake costs: test_monkeypatching_gains_nothing
+    "monkeypatch_wrong": Expect("some", "pass", notes="PermissionError", incidents=(
         r"replaced .*numpy\.allclose.*torch\.Tensor\.__eq__.*torch\.allclose", "imported hypothesis",
         "imported autograder")),
     "monkeypatch_nbgrader": Expect("pass", "pass", incidents=("imported nbgrader",)),
@@ -113,7 +114,8 @@ EXPECTED: dict[str, Expect] = {
     # notebooks (built below)
     "nb_honest": Expect("pass", "pass"),
     "nb_not_json": Expect("pass", "fail", ("the notebook is not valid JSON", "graded cell 'mha' is missing")),
-    "nb_empty": Expect("fail", "fail", ("the notebook is not valid JSON", "the notebook has no cells"),
+    "nb_empty": Expect("fail", "fail", ("the notebook is not valid JSON", "the notebook has no cells",
+                                        "graded cell 'sdpa' is missing", "graded cell 'mha' is missing"),
                        outputs="no code found"),
     "nb_deleted_cell": Expect("pass", "fail", ("graded cell 'mha' is missing",),
                               outputs="`MultiHeadAttention` is not defined"),
@@ -298,8 +300,10 @@ def check_expectations(name: str, report: GradeReport) -> None:
         if wanted == "pass":
             assert len(passed) == len(results), f"{name}: {group} checks failed: " + "\n".join(
                 f"{r.name}: {r.output[:300]}" for r in results if not r.passed)
-        else:
+        elif wanted == "fail":
             assert not passed, f"{name}: {group} checks passed: {passed}"
+        else:
+            assert len(passed) < len(results), f"{name}: every {group} check passed"
     for result in report.results:
         if not result.passed and expect.outputs and not (expect.tolerated and re.search(expect.tolerated, result.output)):
             assert re.search(expect.outputs, result.output), (name, result.name, result.output[:500])
@@ -396,7 +400,10 @@ def test_daemons_die_with_the_worker_when_processes_are_allowed():
         DAEMON_MARKER.unlink()
     graded = grade(HOSTILE / "daemon.py", SPAWN)
     check_expectations("daemon", graded.report)
-    assert graded.incidents == []  # starting processes is allowed here
+    assert not any("start a process" in incident for incident in graded.incidents)  # allowed here
+    # while the worker lives, so do its daemons: their writes outside are refused (and noted)
+    assert all("tried to write <temporary directory>/autograder-hostile-daemon-escaped" in incident
+               for incident in graded.incidents), graded.incidents
     assert _daemon_survivors() == [] and _sandboxed_descendants() == []
     time.sleep(4.5)  # past the daemons' sleep: had one survived, it would have tried its write now
     assert not DAEMON_MARKER.exists() and _daemon_survivors() == []
@@ -420,8 +427,8 @@ def test_memory_spread_over_processes_is_stopped_when_processes_are_allowed():
     report = graded.report
     assert all(r.passed for r in groups(report)["sdpa"])
     assert not any(r.passed for r in groups(report)["mha"])
-    assert any("your code used more than 2 GB of memory (all its processes together)" in flag for flag in report.flags), \
-        report.flags
+    assert report.flags == ["part-a: your code used more than 1.5 GB of memory (all its processes together) "
+                            "while running mha"], report.flags
     assert _sandboxed_descendants() == []
 
 

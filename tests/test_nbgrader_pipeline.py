@@ -205,7 +205,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "alice": solved(course),                                      # correct
         "bob": solved(course, replace=NO_SCALING),                    # partly wrong
         "eve": solved(course, replace=NO_SCALING, append={"sdpa": CHEAT}),  # bob's code, and cheats
-        "carol": solved(course, append={"mha": tamper_cell(course) + KILL_KERNEL}),  # attacks, then kills its kernel
+        "carol": solved(course, append={"sdpa": tamper_cell(course), "mha": KILL_KERNEL}),  # attacks, kills its kernel
         "dave": truncated_in_mha(solved(course)),                     # not JSON
     }
     paths = {student: submit(course, student, notebook) for student, notebook in submissions.items()}
@@ -271,8 +271,8 @@ def test_the_kernel_runs_confined(graded: dict) -> None:
         pytest.skip("this Linux kernel has no Landlock: the student's kernel runs unconfined")
     autograded = nbformat.read(graded["course"] / "autograded" / "carol" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
                                as_version=4)
-    mha = next(cell for cell in autograded.cells if grade_id(cell) == "mha")
-    printed = "".join(output.get("text", "") for output in mha.outputs)
+    sdpa = next(cell for cell in autograded.cells if grade_id(cell) == "sdpa")
+    printed = "".join(output.get("text", "") for output in sdpa.outputs)
     attempts = json.loads(printed.split("ATTEMPTS=", 1)[1].splitlines()[0])
     blocked = ["write into the grader's package", "open the gradebook for writing", "read the instructor's source",
                "read the reference solutions"]

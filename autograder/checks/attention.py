@@ -419,7 +419,7 @@ RELATIVE_NOTE = ("(Your function is wrong without a mask too, which other checks
 
 
 def _masked_test(student: Student, *, hint_dtypes: bool = False) -> Callable[[SdpaCase], None]:
-    """A mask check's test: the reference's values; or, when the function is wrong without a mask too, right masking of its own."""
+    """A mask check's test: the reference's values, or (for a function wrong without a mask too) right masking of its own."""
     def test(case: SdpaCase) -> None:
         try:
             got = run_sdpa(student, case)
@@ -852,14 +852,16 @@ def _mha_weights_problem(case: MhaCase, got: dict[str, Any]) -> str | None:
     expected = mha_expected(case)["weights"]
     if _close(got["weights"], expected):
         return None
-    return describe_mismatch("the attention weights", expected, got["weights"]) + diagnose_mha(case, got["weights"], "weights")
+    return (describe_mismatch("the attention weights", expected, got["weights"])
+            + diagnose_mha(case, got["weights"], "weights"))
 
 
 def _mha_context_problem(case: MhaCase, got: dict[str, Any]) -> str | None:
     expected = mha_expected(case)["context"]
     if _close(got["context"], expected):
         return None
-    return describe_mismatch("the context vector", expected, got["context"]) + diagnose_mha(case, got["context"], "context")
+    return (describe_mismatch("the context vector", expected, got["context"])
+            + diagnose_mha(case, got["context"], "context"))
 
 
 def _forward_right(case: MhaCase, got: dict[str, Any], masked: bool = True) -> bool:
