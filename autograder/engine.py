@@ -16,6 +16,7 @@ from autograder.sandbox import Limits, LoadReport, Program, StudentError, Worker
 from autograder.submission import load_submission
 
 MAX_LOST_WORKERS = 2
+MAX_INCIDENT_FLAGS = 20
 
 
 class SandboxedStudent:
@@ -24,6 +25,7 @@ class SandboxedStudent:
     def __init__(self, program: Program, limits: Limits) -> None:
         self.program, self.limits = program, limits
         self.worker: Worker | None = None
+        self.workers: list[Worker] = []
         self.load: LoadReport | None = None
         self.lost: list[str] = []
         self.given_up: str | None = None
@@ -33,6 +35,7 @@ class SandboxedStudent:
             raise WorkerLost(self.given_up)
         if self.worker is None:
             worker = Worker(self.program, self.limits)
+            self.workers.append(worker)
             try:
                 self.load = worker.start()
             except WorkerLost as exc:
@@ -56,6 +59,11 @@ class SandboxedStudent:
         if self.worker is not None:
             self.worker.close()
             self.worker = None
+
+    @property
+    def incidents(self) -> list[str]:
+        """What the monitors of all this part's workers saw the student's code try (complete once closed)."""
+        return list(dict.fromkeys(incident for worker in self.workers for incident in worker.incidents))
 
 
 def run_check(check: Check, student: Student) -> tuple[CheckResult, str | None]:
@@ -93,6 +101,7 @@ def grade_part(part: Part, student_program: Program, limits: Limits, checks: Ite
         notes += [f"error while loading your code: {error}" for error in student.load.load_errors]
     for reason in dict.fromkeys(student.lost):
         report.flags.append(f"{part.tag}: {reason}")
+    report.flags += [f"{part.tag}: {incident}" for incident in student.incidents[:MAX_INCIDENT_FLAGS]]
 
 
 def grade_submission(path: str | Path, *, limits: Limits | None = None, parts: Iterable[str] | None = None) -> GradeReport:

@@ -43,8 +43,9 @@ class Submission:
         missing = [gid for gid in grade_ids if gid not in self.cells]
         if not missing:
             return blocks, []
+        used = {source for _, source in blocks}
         stand_ins = [(f"code cell {index + 1}", source) for index, source in enumerate(self.code_cells)
-                     if defined_names(source) & set(names) and source not in self.cells.values()]
+                     if defined_names(source) & set(names) and source not in used]
         problems = [f"graded cell '{gid}' is missing (deleted, or its nbgrader metadata was changed)" for gid in missing]
         if stand_ins:
             problems.append("graded from other cells that define " + ", ".join(sorted(names)))

@@ -1,24 +1,23 @@
 """Hostile and broken submissions: nothing gained, nothing lost, everyone else graded (issue 8).
 
-Each hostile submission in ``tests/submissions/hostile/`` is the correct Part A of ``honest.py``
-(or a deliberately wrong one) plus one attack, and its docstring says what it must get.  Each
-must get exactly the points its code earns without the attack, a flag (or a recorded incident)
-that says what happened, and must change nobody else's grade.
+Each hostile submission in ``tests/submissions/hostile/`` is the correct Part A of ``honest.py`` (or a
+deliberately wrong one) plus one attack, and its docstring says what it must get: exactly the points
+its code earns without the attack, a flag or a recorded incident that says what happened, and no
+change to anybody else's grade.  Notebooks with broken structure are built below.
 
-How this file spends its time (about 2 cores): the whole suite, Python files and notebooks, is
-graded once as a batch (``autograder.batch.grade_all``, two grading processes) next to honest
-submissions; the per-submission expectations are checked on those rows.  The submissions whose
-attack only shows as an incident of the sandbox's monitor are also graded here, in this process
-(two at a time, which also proves that concurrent workers in one process leave each other alone),
-with every Worker they start recorded; those gradings must equal the batch rows.  Limits are
-small (3 s per call, 15 s to load, 2 GB of memory, 256 MB of disk) and the same everywhere, so
-the batch and the single gradings are comparable.
+How this file spends its time (about 2 cores): the whole suite is graded once, as a batch
+(``autograder.batch.grade_all``, two grading processes) next to honest submissions, with the engine's
+grading wrapped so that the report also carries what the sandbox's monitor noted (the incidents,
+which the engine also turns into flags); the per-submission expectations are checked on those rows.
+An honest submission graded alone in this process must get what it gets in the batch, and one
+submission is graded twice more here, two at a time (which also shows that concurrent workers in one
+process leave each other alone), for five identical gradings.  Limits are small and the same
+everywhere (5 s per call, 45 s to load, 1.5 GB of memory, 256 MB of disk), so gradings compare.
 """
 from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import inspect
 import json
 import multiprocessing
 import os
@@ -33,7 +32,7 @@ import numpy as np
 import psutil
 import pytest
 
-from autograder import engine, protocol, sandbox, worker
+from autograder import protocol, sandbox, worker
 from autograder.engine import grade_submission
 from autograder.parts import PARTS_BY_TAG
 from autograder.report import GradeReport
@@ -46,7 +45,6 @@ SPAWN = dataclasses.replace(LIMITS, spawn=True, processes=64, call_seconds=20)
 HOSTILE = Path(__file__).parent / "submissions" / "hostile"
 DAEMON_MARKER = Path("/tmp/autograder-hostile-daemon-escaped")
 HONEST = (HOSTILE / "honest.py").read_text()
-ENGINE_FLAGS_INCIDENTS = "incidents" in inspect.getsource(engine)
 
 
 # --------------------------------------------------------------------------- what each must get
@@ -67,9 +65,9 @@ class Expect:
 EXPECTED: dict[str, Expect] = {
     "honest": Expect("pass", "pass"),
     "loop_top_level": Expect("pass", "pass"),
-    "loop_in_class_body": Expect("fail", "fail", ("part-a: your code could not be loaded: time limit of 30 s exceeded "
-                                                  "while loading your code",),
-                                 outputs="time limit of 30 s exceeded while loading your code"),
+    "loop_in_class_body": Expect("fail", "fail", (f"part-a: your code could not be loaded: time limit of "
+                                                  f"{LIMITS.load_seconds} s exceeded while loading your code",),
+                                 outputs=f"time limit of {LIMITS.load_seconds} s exceeded while loading your code"),
     "loop_in_forward": Expect("pass", "fail", ("part-a: time limit of 5 s exceeded while running mha",),
                               outputs="time limit of 5 s exceeded while running mha"),
     "sleep_in_init": Expect("pass", "fail", ("part-a: time limit of 5 s exceeded while running mha",),
@@ -87,14 +85,15 @@ EXPECTED: dict[str, Expect] = {
                                                       "tried to send SIGKILL to every process",
                                                       "tried to change the limits of another process")),
     "kills_group": Expect("pass", "fail", (r"part-a: the process running your code died while running mha \(SIGKILL",),
-                          outputs="SIGKILL"),
+                          outputs="SIGKILL", incidents=("tried to send SIGKILL to its own process group",)),
     "memory_bomb": Expect("pass", "fail", outputs="MemoryError", incidents=(r"ran out of memory \(the limit is 1.5 GB",)),
     "disk_bomb": Expect("pass", "fail", ("part-a: your code wrote more than 256 MB to disk while running mha",),
                         outputs="wrote more than 256 MB to disk"),
     "stdout_flood": Expect("pass", "pass", incidents=("printed more output than is kept",)),
     "daemon": Expect("pass", "pass", incidents=(r"tried to start a process \(subprocess.Popen",
                                                 r"tried to start a process \(os.fork")),
-    "memory_bomb_processes": Expect("pass", "fail", outputs="PermissionError"),
+    "memory_bomb_processes": Expect("pass", "fail", outputs="PermissionError",
+                                    incidents=(r"tried to start a process \(os.fork",)),
     "reads_secrets": Expect("pass", "pass", notes="PermissionError", incidents=(
         r"imported autograder", r"tried to read .*/autograder/reference\.py", r"tried to read .*/gradebook\.db",
         r"tried to read .*/source/transformer/transformer\.ipynb", r"tried to read /proc/<the grader>/environ",
@@ -125,13 +124,9 @@ EXPECTED: dict[str, Expect] = {
     "nb_huge_outputs": Expect("pass", "pass"),
     "nb_other_kernel": Expect("pass", "pass"),
 }
-KNOWN_BUGS = {  # elsewhere than the sandbox; strict: the test fails once they are fixed, to be moved back
-    "nb_renamed_cell": "submission.Submission.code_for never uses a renamed graded cell as a stand-in: it skips "
-                       "every cell whose source is in self.cells, which holds all grade_ids, the renamed one too",
-}
-# graded here too, with their workers recorded, because what they tried shows only as incidents
-GRADED_HERE = ("honest", "system_exit", "segfault", "kills_parent", "memory_bomb", "stdout_flood", "daemon",
-               "reads_secrets", "monkeypatch_wrong", "monkeypatch_nbgrader", "patches_probes")
+KNOWN_BUGS: dict[str, str] = {}  # elsewhere than the sandbox; strict xfail: fixed ones fail, to be moved back
+AGAIN = "system_exit"  # graded five times: three times in the batch, twice here
+INCIDENTS = "_incidents"  # where the wrapped grading keeps the monitor's incidents, in the report's notes
 
 
 # --------------------------------------------------------------------------- notebooks
@@ -209,79 +204,68 @@ def build_notebooks(folder: Path) -> None:
 
 # --------------------------------------------------------------------------- grading
 
-_recorded: dict[int, list[Worker]] = {}
-_original_start = Worker.start
+def grade_recording_incidents(path, *, limits=None, parts=None) -> GradeReport:
+    """The engine's grading, plus what the sandbox's monitor noted in every worker, under INCIDENTS in
+    the report's notes (a grader for ``grade_all``: it runs in the batch's grading processes)."""
+    workers: list[Worker] = []
+    original = Worker.start
+
+    def start(self: Worker) -> sandbox.LoadReport:
+        workers.append(self)
+        return original(self)
+
+    Worker.start = start
+    try:
+        report = grade_submission(path, limits=limits, parts=parts)
+    finally:
+        Worker.start = original
+    report.notes[INCIDENTS] = list(dict.fromkeys(incident for w in workers for incident in w.incidents))
+    return report
 
 
-def _recording_start(self: Worker) -> sandbox.LoadReport:
-    _recorded.setdefault(threading.get_ident(), []).append(self)
-    return _original_start(self)
+def incidents_of(report: GradeReport) -> list[str]:
+    return report.notes.get(INCIDENTS, [])
 
 
-@dataclasses.dataclass
-class Graded:
-    report: GradeReport
-    incidents: list[str]
-    seconds: float
-
-
-def grade(path: Path, limits: Limits = LIMITS) -> Graded:
-    """Grade Part A of one file in this process; also what the sandbox's monitor noted in its workers."""
-    key = threading.get_ident()
-    _recorded[key] = []
-    started = time.monotonic()
-    report = grade_submission(path, limits=limits, parts=PARTS)
-    incidents = list(dict.fromkeys(incident for w in _recorded.pop(key) for incident in w.incidents))
-    return Graded(report, incidents, time.monotonic() - started)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def record_workers():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Worker, "start", _recording_start)
-        yield
+def grade(path: Path, limits: Limits = LIMITS) -> GradeReport:
+    """Part A of one file, graded in this process."""
+    return grade_recording_incidents(path, limits=limits, parts=PARTS)
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory) -> Path:
-    """The whole suite in one flat folder (student = file stem), plus an honest copy under another name."""
+    """The whole suite in one flat folder (student = file stem), with honest copies under other names,
+    the monkeypatching submission without its attack, and the submission graded five times, thrice."""
     root = tmp_path_factory.mktemp("hostile") / "submitted"
     root.mkdir()
     for path in sorted(HOSTILE.glob("*.py")):
         shutil.copy(path, root / path.name)
     shutil.copy(HOSTILE / "honest.py", root / "alice.py")
-    build_notebooks(root)
+    for copy in ("again_1", "again_2"):
+        shutil.copy(HOSTILE / f"{AGAIN}.py", root / f"{AGAIN}_{copy}.py")
     twin = (HOSTILE / "monkeypatch_wrong.py").read_text()
     start, end = twin.index("# --- the attack"), twin.index("# --- end of the attack")
-    (root.parent / "monkeypatch_wrong_without_attack.py").write_text(twin[:start] + twin[end:])
+    (root / "monkeypatch_wrong_without_attack.py").write_text(twin[:start] + twin[end:])
+    build_notebooks(root)
     return root
 
 
 @pytest.fixture(scope="module")
-def here(folder) -> dict[str, Graded]:
-    """The submissions of GRADED_HERE (and the monkeypatching one without its attack), two at a time."""
-    paths = {name: folder / f"{name}.py" for name in GRADED_HERE}
-    paths["monkeypatch_wrong_without_attack"] = folder.parent / "monkeypatch_wrong_without_attack.py"
-    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {name: pool.submit(grade, path) for name, path in paths.items()}
-        return {name: future.result() for name, future in futures.items()}
-
-
-@pytest.fixture(scope="module")
-def batch(folder, tmp_path_factory):
+def batch(folder, tmp_path_factory) -> dict:
     from autograder.batch import grade_all
 
     if DAEMON_MARKER.exists():
         DAEMON_MARKER.unlink()
     result = grade_all(folder, tmp_path_factory.mktemp("hostile-out"), jobs=2, parts=PARTS, limits=LIMITS,
-                       progress=False)
+                       grader=f"{grade_recording_incidents.__module__}:grade_recording_incidents", progress=False)
     return {row.student: row for row in result.rows}
 
 
 def summary(report: GradeReport) -> dict:
     """What a report decided, without the file's name: per-check score and output, flags, notes."""
-    return {"results": [(r.name, r.part, r.test_cell, r.score, r.max_score, r.output) for r in report.results],
-            "flags": report.flags, "notes": report.notes, "digest": report.digest}
+    decided = {"results": [(r.name, r.part, r.test_cell, r.score, r.max_score, r.output) for r in report.results],
+               "flags": report.flags, "notes": {k: v for k, v in report.notes.items() if k != INCIDENTS}}
+    return json.loads(json.dumps(decided).replace(Path(report.submission).stem, "<submission>"))
 
 
 def groups(report: GradeReport) -> dict[str, list]:
@@ -310,12 +294,12 @@ def check_expectations(name: str, report: GradeReport) -> None:
     for pattern in expect.flags:
         assert any(re.search(pattern, flag) for flag in report.flags), (name, pattern, report.flags)
     allowed = list(expect.flags) + ([expect.tolerated] if expect.tolerated else [])
-    if ENGINE_FLAGS_INCIDENTS:
-        allowed += list(expect.incidents) + ["your code"]
-    unexpected = [flag for flag in report.flags if not any(re.search(pattern, flag) for pattern in allowed)]
+    noted = {f"part-a: {incident}" for incident in incidents_of(report)}
+    unexpected = [flag for flag in report.flags
+                  if flag not in noted and not any(re.search(pattern, flag) for pattern in allowed)]
     assert unexpected == [], (name, unexpected)
     if expect.notes:
-        notes = [note for part_notes in report.notes.values() for note in part_notes]
+        notes = [note for key, part_notes in report.notes.items() if key != INCIDENTS for note in part_notes]
         assert any(re.search(expect.notes, note) for note in notes), (name, notes)
 
 
@@ -323,47 +307,45 @@ def check_expectations(name: str, report: GradeReport) -> None:
 
 @pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.xfail(reason=KNOWN_BUGS[name], strict=True))
                                   if name in KNOWN_BUGS else name for name in sorted(EXPECTED)])
-def test_hostile_submission_gets_what_its_code_earns(name, batch, here):
+def test_hostile_submission_gets_what_its_code_earns(name, batch):
     row = batch[name]
     assert row.status == "graded", row.report.flags
     check_expectations(name, row.report)
-    if name in here:
-        graded = here[name]
-        assert summary(graded.report) == summary(row.report), "graded alone and in the batch differ"
-        for pattern in EXPECTED[name].incidents:
-            assert any(re.search(pattern, incident) for incident in graded.incidents), (name, pattern, graded.incidents)
-        if not EXPECTED[name].incidents:
-            assert graded.incidents == []
-        if ENGINE_FLAGS_INCIDENTS:
-            for incident in graded.incidents:
-                assert any(incident in flag for flag in graded.report.flags), (incident, graded.report.flags)
+    incidents = incidents_of(row.report)
+    for pattern in EXPECTED[name].incidents:
+        assert any(re.search(pattern, incident) for incident in incidents), (name, pattern, incidents)
+    if not EXPECTED[name].incidents:
+        assert incidents == [], (name, incidents)
+    for incident in incidents:  # every incident reaches the grader as a flag
+        assert f"part-a: {incident}" in row.report.flags, (incident, row.report.flags)
 
 
-def test_honest_submissions_in_the_batch_get_what_they_get_alone(batch, here):
-    alone = summary(here["honest"].report)
-    assert alone["flags"] == [] and all(score == top for _, _, _, score, top, _ in alone["results"])
+def test_honest_submissions_in_the_batch_get_what_they_get_alone(batch):
+    alone = grade_submission(HOSTILE / "honest.py", limits=LIMITS, parts=PARTS)
+    assert alone.flags == [] and alone.score == alone.max_score
     for student in ("honest", "alice"):
-        assert summary(batch[student].report) == alone
+        assert summary(batch[student].report) == summary(alone)
     notebook = summary(batch["nb_honest"].report)
-    assert [r[:5] for r in notebook["results"]] == [r[:5] for r in alone["results"]]
+    assert [r[:5] for r in notebook["results"]] == [r[:5] for r in summary(alone)["results"]]
     assert {row.status for row in batch.values()} == {"graded"}
 
 
-def test_monkeypatching_gains_nothing(here):
+def test_monkeypatching_gains_nothing(batch):
     """Per check, the same points and the same messages as the same code without its monkeypatching."""
-    patched, plain = here["monkeypatch_wrong"].report, here["monkeypatch_wrong_without_attack"].report
+    patched, plain = batch["monkeypatch_wrong"].report, batch["monkeypatch_wrong_without_attack"].report
     assert [(r.name, r.score, r.output) for r in patched.results] == [(r.name, r.score, r.output) for r in plain.results]
     assert 0 < patched.score < patched.max_score
+    assert incidents_of(plain) == [] or all("replaced" not in incident for incident in incidents_of(plain))
 
 
-def test_the_same_submission_graded_five_times_gets_identical_results(batch, here, folder):
-    """Two gradings exist (batch, alone); three more, two of them at once in this process."""
-    path = folder / "monkeypatch_wrong.py"
+def test_the_same_submission_graded_five_times_gets_identical_results(batch):
+    """Three gradings in the batch, two more here at the same time."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        more = list(pool.map(lambda _: grade(path), range(3)))
-    reports = [batch["monkeypatch_wrong"].report, here["monkeypatch_wrong"].report] + [g.report for g in more]
+        here = list(pool.map(lambda _: grade(HOSTILE / f"{AGAIN}.py"), range(2)))
+    reports = [batch[name].report for name in (AGAIN, f"{AGAIN}_again_1", f"{AGAIN}_again_2")] + here
     assert len({json.dumps(summary(report), sort_keys=True) for report in reports}) == 1
-    assert len({tuple(g.incidents) for g in [here["monkeypatch_wrong"], *more]}) == 1
+    assert len({tuple(incidents_of(report)) for report in reports}) == 1
+    assert incidents_of(reports[0])
 
 
 def test_instructor_files_are_untouched(batch, folder):
@@ -398,12 +380,12 @@ def _daemon_survivors() -> list[str]:
 def test_daemons_die_with_the_worker_when_processes_are_allowed():
     if DAEMON_MARKER.exists():
         DAEMON_MARKER.unlink()
-    graded = grade(HOSTILE / "daemon.py", SPAWN)
-    check_expectations("daemon", graded.report)
-    assert not any("start a process" in incident for incident in graded.incidents)  # allowed here
+    report = grade(HOSTILE / "daemon.py", SPAWN)
+    check_expectations("daemon", report)
+    assert not any("start a process" in incident for incident in incidents_of(report))  # allowed here
     # while the worker lives, so do its daemons: their writes outside are refused (and noted)
     assert all("tried to write <temporary directory>/autograder-hostile-daemon-escaped" in incident
-               for incident in graded.incidents), graded.incidents
+               for incident in incidents_of(report)), incidents_of(report)
     assert _daemon_survivors() == [] and _sandboxed_descendants() == []
     time.sleep(4.5)  # past the daemons' sleep: had one survived, it would have tried its write now
     assert not DAEMON_MARKER.exists() and _daemon_survivors() == []
@@ -423,8 +405,7 @@ def test_daemons_die_with_the_worker_when_graded_from_a_process_pool():
 
 
 def test_memory_spread_over_processes_is_stopped_when_processes_are_allowed():
-    graded = grade(HOSTILE / "memory_bomb_processes.py", SPAWN)
-    report = graded.report
+    report = grade(HOSTILE / "memory_bomb_processes.py", SPAWN)
     assert all(r.passed for r in groups(report)["sdpa"])
     assert not any(r.passed for r in groups(report)["mha"])
     assert report.flags == ["part-a: your code used more than 1.5 GB of memory (all its processes together) "

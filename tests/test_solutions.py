@@ -30,12 +30,17 @@ def test_solution_cells_match_the_source() -> None:
 def test_solution_ran_top_to_bottom_with_the_real_training() -> None:
     cells = nbformat.read(SOLUTION, as_version=4).cells
     code = [c for c in cells if c.cell_type == "code"]
-    not_run = [_grade_id(c) for c in code if not c.get("outputs")]
+    counts = [c.execution_count for c in code]
+    assert counts == list(range(1, len(code) + 1)), f"not every code cell ran, in order: {counts}"
+    definitions_only = {"sdpa", "mha", "buggy_layer", "partb_data", "partb_model", "partb_training",
+                        "attention_hook", "fixed_encoder", "tokenize_fn", "compute_metrics"}
+    silent = [_grade_id(c) for c in code if not c.get("outputs") and _grade_id(c) not in definitions_only]
+    assert not silent, f"code cells that should print or plot but have no output: {silent}"
     errors = [_grade_id(c) for c in code for o in c.get("outputs", []) if o.output_type == "error"]
-    assert not not_run, f"code cells without output: {not_run}"
     assert not errors, f"cells that raised: {errors}"
     text = "\n".join(o.get("text", "") for c in code for o in c.get("outputs", []) if o.output_type == "stream")
     assert "Skipped while grading" not in text, "the solutions were made with the grading shortcut"
+    assert "[FAIL]" not in text, "a check failed on the instructor's own solution"
     assert "Final test accuracy (Hugging Face)" in text
     figures = sum("image/png" in o.get("data", {}) for c in code for o in c.get("outputs", []))
     assert figures >= 3, f"expected the attention maps and training curves, found {figures} figures"
