@@ -427,6 +427,18 @@ def _install_seccomp(spawn: bool) -> str:
 # --------------------------------------------------------------------------- watching the student's code
 
 _MISSING = object()
+def _same_or_torch_wrapped(owner: str, key: str, current: Any, original: Any) -> bool:
+    """Unchanged, or torch's own rebinding: importing ``torch._dynamo`` (which the first
+    optimizer step does) wraps ``torch.manual_seed`` in a function of torch's."""
+    if current is original:
+        return True
+    if (owner, key) != ("torch", "manual_seed") or getattr(current, "__wrapped__", None) is not original:
+        return False
+    import torch
+    code = getattr(current, "__code__", None)
+    return code is not None and code.co_filename.startswith(os.path.dirname(torch.__file__) + os.sep)
+
+
 _WATCHED_EVENTS = frozenset({
     "open", "os.listdir", "os.scandir", "os.remove", "os.rename", "os.rmdir", "os.truncate", "os.mkdir",
     "os.link", "os.symlink", "os.chmod", "os.chown", "os.utime", "os.setxattr", "os.removexattr",
@@ -519,7 +531,8 @@ class Monitor:
 
     def check_replaced(self) -> None:
         replaced = sorted({f"{owner}.{key}" for (owner, key), value in self.snapshot.items()
-                           if self.watched[owner].get(key, _MISSING) is not value} - self.replaced)
+                           if not _same_or_torch_wrapped(owner, key, self.watched[owner].get(key, _MISSING), value)}
+                          - self.replaced)
         if replaced:
             self.replaced.update(replaced)
             shown = ", ".join(replaced[:12]) + (f" and {len(replaced) - 12} more" if len(replaced) > 12 else "")

@@ -23,6 +23,8 @@ import multiprocessing
 import os
 import re
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -435,6 +437,25 @@ def test_part_b_workers_hold_our_attention_but_not_the_model_answers(tmp_path):
         assert any("imported autograder" in incident for incident in leak.incidents), leak.incidents
     finally:
         leak.close()
+
+
+TORCH_REBINDS_MANUAL_SEED = """
+import functools, sys
+import torch
+from autograder.worker import _same_or_torch_wrapped
+original = torch.manual_seed
+import torch._dynamo  # what the first optimizer step does
+print(_same_or_torch_wrapped("torch", "manual_seed", torch.manual_seed, original))
+print(_same_or_torch_wrapped("torch", "manual_seed", functools.wraps(original)(lambda seed: None), original))
+print(_same_or_torch_wrapped("torch", "allclose", functools.wraps(torch.allclose)(lambda *a: True), torch.allclose))
+"""
+
+
+def test_torch_rebinding_its_own_manual_seed_is_not_the_student_replacing_it():
+    """An honest Part B fix trains with Adam, whose first step imports torch._dynamo."""
+    out = subprocess.run([sys.executable, "-c", TORCH_REBINDS_MANUAL_SEED], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).parent.parent).stdout.split()
+    assert out == ["True", "False", "False"]
 
 
 # --------------------------------------------------------------------------- the channel and the sandbox's parts

@@ -22,6 +22,9 @@ import nbformat
 import pytest
 
 from autograder.engine import grade_submission
+from autograder.nbgrader_hooks.confinedkernel import ConfinedKernelManager
+from autograder.nbgrader_hooks.flags import flags
+from autograder.nbgrader_hooks.tolerantexecute import TolerantExecute
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "source" / "transformer" / "transformer.ipynb"
@@ -463,3 +466,31 @@ def test_whole_course_one_correct_submission(tmp_path: Path) -> None:
     expected = expected_scores(path, points, parts=None)
     assert {cell: scores[cell] for cell in points} == pytest.approx(expected, abs=1e-9)
     assert gradebook_flags(db_url_of(course), "alice") == (False, [])
+
+
+class _KernelThatDiesAtStart(ConfinedKernelManager):
+    """Its first ``deaths`` kernels exit before replying to kernel_info, as one that lost its ports would."""
+
+    deaths = 0
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        command = super().format_kernel_cmd(extra_arguments)
+        if type(self).deaths > 0:
+            type(self).deaths -= 1
+            return [sys.executable, "-c", "raise SystemExit(1)"]
+        return command
+
+
+@pytest.mark.parametrize("deaths, flagged", [(0, False), (2, False), (3, True)])
+def test_a_kernel_that_dies_at_start_is_started_again(tmp_path: Path, deaths: int, flagged: bool) -> None:
+    _KernelThatDiesAtStart.deaths = deaths
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    execute = TolerantExecute(kernel_manager_class=_KernelThatDiesAtStart, confine_kernel=False, startup_timeout=30)
+    resources: dict = {"metadata": {"path": str(tmp_path)}}
+    notebook, resources = execute.preprocess(notebook, resources)
+    reasons = flags(resources)
+    if flagged:
+        assert len(reasons) == 1 and "kernel failed outside a cell" in reasons[0], reasons
+    else:
+        assert reasons == [] and notebook.cells[0].outputs[0]["text"] == "42\n"

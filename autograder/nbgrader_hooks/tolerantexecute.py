@@ -20,7 +20,7 @@ from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
-from traitlets import Bool
+from traitlets import Bool, Integer
 
 from autograder.nbgrader_hooks.confinedkernel import MARKER_VARIABLE, ConfinedKernelManager
 from autograder.nbgrader_hooks.flags import add_flag
@@ -59,19 +59,32 @@ class TolerantExecute(Execute):
             manager.confine, manager.run_marker = self.confine_kernel, self._marker
         return manager
 
+    kernel_start_attempts = Integer(
+        3,
+        help="How many times to start the kernel when it dies before running any cell (on a loaded "
+             "machine a kernel can lose a race for its ports); only the last failure is flagged.",
+    ).tag(config=True)
+
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
-        self._stopped: str | None = None
         self._resources = resources
-        self._marker = uuid.uuid4().hex
-        try:
-            return super().preprocess(nb, resources)
-        except (DeadKernelError, CellTimeoutError, RuntimeError, OSError) as exc:
-            # outside any cell: the kernel did not start, or died while starting or shutting down
-            self._record(f"the notebook's kernel failed outside a cell ({type(exc).__name__}: {_short(exc)})")
-            return nb, resources
-        finally:
-            if self.kill_leftovers:
-                _kill_marked_processes(self._marker, self.log)
+        for attempt in range(1, self.kernel_start_attempts + 1):
+            self._stopped: str | None = None
+            self._cell_started = False
+            self._marker = uuid.uuid4().hex
+            try:
+                return super().preprocess(nb, resources)
+            except (DeadKernelError, CellTimeoutError, RuntimeError, OSError) as exc:
+                # outside any cell: the kernel did not start, or died while starting or shutting down
+                if not self._cell_started and attempt < self.kernel_start_attempts:
+                    self.log.warning("the kernel failed before running a cell (%s: %s); starting it again",
+                                     type(exc).__name__, _short(exc))
+                    continue
+                self._record(f"the notebook's kernel failed outside a cell ({type(exc).__name__}: {_short(exc)})")
+                return nb, resources
+            finally:
+                if self.kill_leftovers:
+                    _kill_marked_processes(self._marker, self.log)
+        return nb, resources
 
     def preprocess_cell(self, cell: NotebookNode, resources: ResourcesDict,
                         index: int) -> tuple[NotebookNode, ResourcesDict]:
@@ -79,6 +92,7 @@ class TolerantExecute(Execute):
             if cell.cell_type == "code" and cell.source.strip():
                 cell.outputs = [_error_output("NotRun", f"not run: {self._stopped}")]
             return cell, resources
+        self._cell_started = True
         try:
             return super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
