@@ -20,6 +20,7 @@ import torch
 
 from autograder import engine
 from autograder.checks import attention
+from verdicts import assert_verdicts
 
 SUBMISSIONS = Path(__file__).parent / "submissions" / "part_a"
 SDPA_CHECKS = {"sdpa_shapes": 2, "sdpa_weights_distribution": 2, "sdpa_values": 3, "sdpa_mask": 3,
@@ -86,28 +87,14 @@ def graded():
         yield grade
 
 
-def _assert_verdicts(report, failing: dict[str, str]) -> None:
-    results = {result.name: result for result in report.results}
-    assert set(results) == set(CHECKS), f"checks run: {sorted(results)}"
-    assert not report.flags, report.flags
-    for name, points in CHECKS.items():
-        result = results[name]
-        assert result.max_score == points
-        if name in failing:
-            assert result.score == 0, f"{name} passed:\n{report.text()}"
-            assert failing[name] in result.output, f"{name}: expected {failing[name]!r} in:\n{result.output}"
-        else:
-            assert result.score == points, f"{name} failed:\n{result.output}"
-
-
 @pytest.mark.parametrize("name", CORRECT)
 def test_a_correct_submission_gets_full_marks(graded, name):
-    _assert_verdicts(graded(name), {})
+    assert_verdicts(graded(name), CHECKS, {})
 
 
 @pytest.mark.parametrize("name", sorted(MISTAKES))
 def test_a_mistake_loses_the_checks_that_name_it(graded, name):
-    _assert_verdicts(graded(name), MISTAKES[name])
+    assert_verdicts(graded(name), CHECKS, MISTAKES[name])
 
 
 @pytest.mark.parametrize("name", FALLBACK)

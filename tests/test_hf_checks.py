@@ -13,6 +13,7 @@ import pytest
 
 from autograder import engine
 from autograder.checks import hf
+from verdicts import assert_verdicts
 
 SUBMISSIONS = Path(__file__).parent / "submissions" / "part_c"
 CHECKS = {"compute_metrics_accuracy": 3, "compute_metrics_format": 1, "tokenize_fn_output": 2,
@@ -47,28 +48,14 @@ def graded():
     return grade
 
 
-def _assert_verdicts(report, failing: dict[str, str]) -> None:
-    results = {result.name: result for result in report.results}
-    assert set(results) == set(CHECKS), f"checks run: {sorted(results)}"
-    assert not report.flags, report.flags
-    for name, points in CHECKS.items():
-        result = results[name]
-        assert result.max_score == points and result.test_cell == "test_partc"
-        if name in failing:
-            assert result.score == 0, f"{name} passed:\n{report.text()}"
-            assert failing[name] in result.output, f"{name}: expected {failing[name]!r} in:\n{result.output}"
-        else:
-            assert result.score == points, f"{name} failed:\n{result.output}"
-
-
 @pytest.mark.parametrize("name", CORRECT)
 def test_a_correct_submission_gets_full_marks(graded, name):
-    _assert_verdicts(graded(name), {})
+    assert_verdicts(graded(name), CHECKS, {}, test_cell="test_partc")
 
 
 @pytest.mark.parametrize("name", sorted(MISTAKES))
 def test_a_mistake_loses_the_checks_that_name_it(graded, name):
-    _assert_verdicts(graded(name), MISTAKES[name])
+    assert_verdicts(graded(name), CHECKS, MISTAKES[name], test_cell="test_partc")
 
 
 def test_grading_is_deterministic(graded):

@@ -15,6 +15,7 @@ import pytest
 from autograder import engine
 from autograder.checks import encoder, hook
 from autograder.probes.encoder import match_parameters
+from verdicts import assert_verdicts
 
 SUBMISSIONS = Path(__file__).parent / "submissions" / "part_b"
 HOOK_CHECKS = {"hook_stores_weights": 3, "hook_on_last_layer": 1, "hook_detached_for_plotting": 2,
@@ -83,28 +84,14 @@ def graded():
         yield grade
 
 
-def _assert_verdicts(report, checks: dict[str, float], failing: dict[str, str]) -> None:
-    results = {result.name: result for result in report.results}
-    assert set(results) == set(checks), f"checks run: {sorted(results)}"
-    assert not report.flags, report.flags
-    for name, points in checks.items():
-        result = results[name]
-        assert result.max_score == points
-        if name in failing:
-            assert result.score == 0, f"{name} passed:\n{report.text()}"
-            assert failing[name] in result.output, f"{name}: expected {failing[name]!r} in:\n{result.output}"
-        else:
-            assert result.score == points, f"{name} failed:\n{result.output}"
-
-
 @pytest.mark.parametrize("name", sorted(HOOKS))
 def test_hook_submission(graded, name):
-    _assert_verdicts(graded(name, "part-b-hook"), HOOK_CHECKS, HOOKS[name])
+    assert_verdicts(graded(name, "part-b-hook"), HOOK_CHECKS, HOOKS[name])
 
 
 @pytest.mark.parametrize("name", sorted(FIXES))
 def test_fix_submission(graded, name):
-    _assert_verdicts(graded(name, "part-b-fix"), FIX_CHECKS, FIXES[name])
+    assert_verdicts(graded(name, "part-b-fix"), FIX_CHECKS, FIXES[name])
 
 
 def test_hook_and_fix_checks_sum_to_the_notebook_points():
@@ -195,4 +182,4 @@ def test_the_notebook_front_door_runs_the_same_checks_on_live_objects():
     for grade_id, source in solutions.items():
         exec(compile(source, f"<{grade_id}>", "exec"), namespace)
     for cell, checks in (("test_attention_hook", HOOK_CHECKS), ("test_fixed_encoder", FIX_CHECKS)):
-        _assert_verdicts(check_namespace(cell, namespace), checks, {})
+        assert_verdicts(check_namespace(cell, namespace), checks, {})
