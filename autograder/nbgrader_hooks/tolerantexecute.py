@@ -5,7 +5,8 @@ segfault, running out of memory) or cannot be interrupted after a cell timeout, 
 gradebook gets no grade at all.  Here the run stops at that cell instead: the reason goes into
 the cell's output and the notebook's flags, the cells after it are marked as not run (so
 nbgrader cannot mistake an empty output for a pass), and the trusted grader still grades the
-code, which never depended on this kernel.  The kernel itself runs confined (see
+code, which never depended on this kernel.  A kernel that dies before its first cell is started
+again (a few times) before that counts as a failure.  The kernel itself runs confined (see
 :mod:`autograder.nbgrader_hooks.confinedkernel`), and whatever it left running is killed.
 """
 from __future__ import annotations
@@ -48,6 +49,13 @@ class TolerantExecute(Execute):
              "environment), so that nothing it started outlives grading.",
     ).tag(config=True)
 
+    kernel_start_attempts = Integer(
+        3,
+        min=1,
+        help="How many times to start the kernel when it dies before running any cell (on a loaded "
+             "machine a kernel can lose a race for its ports); only the last failure is flagged.",
+    ).tag(config=True)
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         if self.kernel_manager_class is AsyncKernelManager:
@@ -58,12 +66,6 @@ class TolerantExecute(Execute):
         if isinstance(manager, ConfinedKernelManager):
             manager.confine, manager.run_marker = self.confine_kernel, self._marker
         return manager
-
-    kernel_start_attempts = Integer(
-        3,
-        help="How many times to start the kernel when it dies before running any cell (on a loaded "
-             "machine a kernel can lose a race for its ports); only the last failure is flagged.",
-    ).tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
         self._resources = resources
@@ -84,7 +86,6 @@ class TolerantExecute(Execute):
             finally:
                 if self.kill_leftovers:
                     _kill_marked_processes(self._marker, self.log)
-        return nb, resources
 
     def preprocess_cell(self, cell: NotebookNode, resources: ResourcesDict,
                         index: int) -> tuple[NotebookNode, ResourcesDict]:
