@@ -6,7 +6,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
                                     DeduplicateIds, GetGrades, IgnorePattern, LimitOutput, OverwriteKernelspec,
                                     SaveAutoGrades)
 
-from autograder.nbgrader_hooks import (FlaggedCsvExport, RecordFlags, RestoreMissingCells, SalvagingNotebookExporter,
+from autograder.nbgrader_steps import (FlaggedCsvExport, RecordFlags, RestoreMissingCells, SalvagingNotebookExporter,
                                        TolerantExecute, TrustedVerdicts)
 
 c = get_config()  # noqa: F821 (provided by nbgrader)

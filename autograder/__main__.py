@@ -5,11 +5,11 @@ import argparse
 import os
 import sys
 
-from autograder.parts import PARTS
+from autograder.assignment.parts import PARTS
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from autograder.engine import grade_submission  # here, so that grade-all's supervisor does not import torch
+    from autograder.grading.engine import grade_submission  # here, so that grade-all's supervisor does not import torch
 
     report = grade_submission(args.submission, parts=args.parts)
     print(report.text())

@@ -44,11 +44,11 @@ from typing import Any, Callable, Iterable, Iterator
 import psutil
 
 from autograder import ENGINE_VERSION
-from autograder.parts import PARTS
-from autograder.report import CheckResult, GradeReport
+from autograder.assignment.parts import PARTS
+from autograder.grading.report import CheckResult, GradeReport
 from autograder.sandbox import Limits
 
-DEFAULT_GRADER = "autograder.engine:grade_submission"
+DEFAULT_GRADER = "autograder.grading.engine:grade_submission"
 DEFAULT_TIMEOUT = 1800.0
 MANIFEST_FORMAT = 1
 PART_TAGS: tuple[str, ...] = tuple(part.tag for part in PARTS)
@@ -201,7 +201,7 @@ def _fork_context() -> Any:
     with _forkserver_lock:
         if _forkserver_context is None:
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["autograder.engine"])
+            context.set_forkserver_preload(["autograder.grading.engine"])
             _forkserver_context = context
         return _forkserver_context
 

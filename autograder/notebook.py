@@ -3,7 +3,7 @@
 While nbgrader autogrades (``NBGRADER_EXECUTION=autograde``) the kernel is the student's and
 cannot be trusted, so the cell only says that the grade comes from outside and evaluates to
 0.0 (nbgrader's partial credit): the trusted preprocessor
-(:class:`autograder.nbgrader_hooks.TrustedVerdicts`) grades the submitted code in a sandbox and
+(:class:`autograder.nbgrader_steps.TrustedVerdicts`) grades the submitted code in a sandbox and
 replaces this cell's outputs; were it left out of the configuration, the cell would score 0
 rather than full marks.
 
@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 from autograder import ENGINE_VERSION
 
 if TYPE_CHECKING:
-    from autograder.report import GradeReport
+    from autograder.grading.report import GradeReport
 
 # Only this module and the package's __init__ are imported under autograde: the student's kernel
-# then runs confined (autograder.nbgrader_hooks.confinedkernel) and may read nothing else of ours.
+# then runs confined (autograder.nbgrader_steps.confinedkernel) and may read nothing else of ours.
 
 AUTOGRADE_NOTICE = "[{cell}] graded by the autograder outside this notebook's kernel; its verdict replaces this output."
 
@@ -43,7 +43,7 @@ class LocalStudent:
 
     def call(self, probe: str, timeout: float | None = None, **kwargs: Any) -> dict[str, Any]:
         from autograder.probes import PROBES
-        from autograder.sandbox import StudentError
+        from autograder.errors import StudentError
 
         function = PROBES.get(probe)
         if function is None:
@@ -78,8 +78,8 @@ def check_namespace(test_cell: str, namespace: dict[str, Any]) -> "GradeReport":
     """The engine's checks of ``test_cell``, run on a live namespace (no worker, no sandbox)."""
     _keep_hypothesis_files_out_of_the_course()
     from autograder.checks import ALL_CHECKS
-    from autograder.engine import run_check
-    from autograder.report import GradeReport
+    from autograder.grading.engine import run_check
+    from autograder.grading.report import GradeReport
 
     checks = [entry for entry in ALL_CHECKS if entry.test_cell == test_cell]
     report = GradeReport(submission="this notebook", digest="", engine_version=ENGINE_VERSION)

@@ -42,6 +42,7 @@ from typing import Any
 import psutil
 
 from autograder import protocol
+from autograder.errors import SandboxError, StudentError, WorkerLost
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -55,22 +56,6 @@ ETC_READABLE = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timez
                 "nsswitch.conf", "hosts", "host.conf", "resolv.conf", "gai.conf", "mime.types", "os-release",
                 "lsb-release", "locale.alias", "alternatives", "fonts", "ssl/certs", "ca-certificates",
                 "pki/tls/certs", "matplotlibrc")
-
-
-class StudentError(Exception):
-    """The student's code raised an exception while a probe ran it."""
-
-
-class WorkerLost(BaseException):
-    """The worker hung, died or broke the protocol; the check in progress cannot go on.
-
-    A BaseException so that hypothesis does not treat it as a falsifying example and
-    try to shrink it with a dead worker.
-    """
-
-
-class SandboxError(RuntimeError):
-    """The sandbox could not be set up as it must be (the grader's or the machine's fault, not the student's)."""
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ never a verdict.
 Locking down, in this order, once the trusted code has run (the process must still be
 single-threaded, since capabilities, Landlock and seccomp are per-thread):
 
-- answers out of reach: modules holding model answers (``autograder.reference``, which the
+- answers out of reach: modules holding model answers (``autograder.assignment.reference``, which the
   trusted code of Part B and C imports) are cut down to what the trusted code took from
   them and dropped from ``sys.modules``;
 - no capabilities (a worker started as root keeps its uid but loses root's powers);
@@ -48,7 +48,7 @@ _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 _KEPT_STATEMENTS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 INCIDENTS_FILE = ".incidents"
 MAX_INCIDENTS = 20
-SEALED_MODULES = ("autograder.reference",)
+SEALED_MODULES = ("autograder.assignment.reference",)
 
 
 def _is_definition(node: ast.stmt) -> bool:
@@ -204,7 +204,7 @@ def _redirect_output(scratch: str, budget: int) -> None:
 def seal_modules(namespace: dict[str, Any], names: tuple[str, ...] = SEALED_MODULES) -> None:
     """Cut modules holding model answers down to what the trusted code took from them.
 
-    Part B's trusted code imports our attention from ``autograder.reference``, which also
+    Part B's trusted code imports our attention from ``autograder.assignment.reference``, which also
     holds the answers to Part B.  Dropping the module from ``sys.modules`` is not enough
     (``MultiHeadAttention.forward.__globals__`` is its namespace), so every global that the
     objects the namespace took from it do not use is deleted from the module itself.

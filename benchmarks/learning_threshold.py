@@ -23,7 +23,7 @@ from autograder.checks.learning import CHANCE, DATA, MODEL, TRAINING  # the grad
 
 def load_course_namespace() -> dict:
     """The Part B course cells of the source notebook, our reference attention and both correct fixes."""
-    from autograder import course, reference
+    from autograder.assignment import course, reference
 
     scope = course.namespace(course.PART_B_CELLS)
     scope["FixedTransformerEncoderLayer"] = reference.PostLNEncoderLayer

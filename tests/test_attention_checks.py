@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from autograder import engine
+from autograder.grading import engine
 from autograder.checks import attention
 from verdicts import assert_verdicts
 
@@ -175,9 +175,9 @@ def test_large_score_cases_are_exact_in_float32():
 
 def test_the_notebook_front_door_runs_the_same_checks_on_live_objects():
     """In the instructor's kernel (no worker): the source notebook's solution cells pass every Part A check."""
-    from autograder import course
+    from autograder.assignment import course
     from autograder.notebook import check_namespace
-    from autograder.parts import PRELUDE
+    from autograder.assignment.course import PRELUDE
 
     namespace: dict = {}
     exec(compile(PRELUDE, "<prelude>", "exec"), namespace)

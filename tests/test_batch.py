@@ -20,7 +20,7 @@ import pytest
 from autograder import ENGINE_VERSION
 from autograder.batch import CSV_COLUMNS, discover, grade_all
 from autograder.checks import ALL_CHECKS
-from autograder.engine import grade_submission
+from autograder.grading.engine import grade_submission
 
 PARTS = ["part-a"]
 SDPA_POINTS = sum(c.points for c in ALL_CHECKS if c.test_cell == "test_sdpa")  # the fixtures define only sdpa

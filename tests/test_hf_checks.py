@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import engine
+from autograder.grading import engine
 from autograder.checks import hf
 from verdicts import assert_verdicts
 
@@ -73,7 +73,7 @@ def test_the_points_are_the_notebooks():
 # The grader's own pieces, in process (no worker)
 
 def test_the_grading_tokenizer_is_set_up_as_the_notebook_sets_it_up():
-    from autograder.hf_offline import offline_tokenizer
+    from autograder.assignment.offline_model import offline_tokenizer
 
     tokenizer = offline_tokenizer()
     assert tokenizer.truncation_side == "left"
@@ -100,9 +100,9 @@ def test_known_mistakes_are_told_apart_on_a_larger_case():
 
 def test_the_notebook_front_door_runs_the_same_checks_on_live_objects():
     """In the instructor's kernel (no worker): the source notebook's solution cells pass every Part C check."""
-    from autograder import course
+    from autograder.assignment import course
     from autograder.notebook import check_namespace
-    from autograder.parts import PRELUDE
+    from autograder.assignment.course import PRELUDE
 
     namespace: dict = {}
     exec(compile(PRELUDE + course.PART_C_SETUP, "<setup>", "exec"), namespace)

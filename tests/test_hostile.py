@@ -35,11 +35,11 @@ import psutil
 import pytest
 
 from autograder import protocol, sandbox, worker
-from autograder.engine import grade_submission
-from autograder.parts import PARTS_BY_TAG
-from autograder.report import GradeReport
+from autograder.grading.engine import grade_submission
+from autograder.assignment.parts import PARTS_BY_TAG
+from autograder.grading.report import GradeReport
 from autograder.sandbox import Limits, Worker
-from autograder.submission import load_submission
+from autograder.assignment.submission import load_submission
 
 PARTS = ["part-a"]
 LIMITS = Limits(call_seconds=5, load_seconds=45, memory_bytes=3 * 2**29, disk_bytes=256 * 2**20, disk_files=2000)
@@ -418,8 +418,8 @@ def test_memory_spread_over_processes_is_stopped_when_processes_are_allowed():
 # --------------------------------------------------------------------------- answers out of reach in other parts
 
 REFERENCE_LEAK = '''
-from autograder.reference import make_attention_hook, register_attention_hook
-from autograder.reference import PostLNEncoderLayer as FixedTransformerEncoderLayer
+from autograder.assignment.reference import make_attention_hook, register_attention_hook
+from autograder.assignment.reference import PostLNEncoderLayer as FixedTransformerEncoderLayer
 make_attention_hook = MultiHeadAttention.forward.__globals__["make_attention_hook"]
 FixedTransformerEncoderLayer = scaled_dot_product_attention.__globals__["PostLNEncoderLayer"]
 '''

@@ -21,10 +21,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.engine import grade_submission
-from autograder.nbgrader_hooks.confinedkernel import ConfinedKernelManager
-from autograder.nbgrader_hooks.flags import flags
-from autograder.nbgrader_hooks.tolerantexecute import TolerantExecute
+from autograder.grading.engine import grade_submission
+from autograder.nbgrader_steps.confinedkernel import ConfinedKernelManager
+from autograder.nbgrader_steps.flags import flags
+from autograder.nbgrader_steps.tolerantexecute import TolerantExecute
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "source" / "transformer" / "transformer.ipynb"
@@ -122,7 +122,7 @@ def gradebook_scores(db_url: str, student: str) -> dict[str, float | None]:
 def gradebook_flags(db_url: str, student: str) -> tuple[bool, list[str]]:
     from nbgrader.api import Gradebook
 
-    from autograder.nbgrader_hooks.flags import submission_flags
+    from autograder.nbgrader_steps.flags import submission_flags
 
     with Gradebook(db_url) as gradebook:
         return submission_flags(gradebook, ASSIGNMENT, student)
@@ -187,7 +187,7 @@ print("ATTEMPTS=" + json.dumps(_attempts))
 
 def tamper_cell(course: Path) -> str:
     """A cell that tries what a hostile kernel would: change the grader, the gradebook, read solutions..."""
-    from autograder import nbgrader_hooks
+    from autograder import nbgrader_steps
 
     return TAMPER.format(package=str(Path(nbgrader_hooks.__file__).parent), gradebook=str(course / "gradebook.db"),
                          source=str(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"),
@@ -283,7 +283,7 @@ def test_the_kernel_runs_confined(graded: dict) -> None:
     blocked += ["signal nbgrader"] if abi >= 6 else []
     assert {name: attempts[name] for name in blocked} == dict.fromkeys(blocked, "PermissionError")
     assert attempts["write in its own folder"] == "done"
-    assert not (ROOT / "autograder" / "nbgrader_hooks" / "kernel_was_here.txt").exists()
+    assert not (ROOT / "autograder" / "nbgrader_steps" / "kernel_was_here.txt").exists()
 
 
 @pytest.mark.parametrize("student,reason", [

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.engine import grade_submission
+from autograder.grading.engine import grade_submission
 
 HEADER = "import math\nimport numpy as np\nimport torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import engine
+from autograder.grading import engine
 from autograder.checks import encoder, hook
 from autograder.probes.encoder import match_parameters
 from verdicts import assert_verdicts
@@ -174,7 +174,7 @@ def test_a_failing_diagnosis_still_gives_a_verdict():
 
 def test_the_notebook_front_door_runs_the_same_checks_on_live_objects():
     """In the instructor's kernel (no worker): the source notebook's own solution cells pass every check."""
-    from autograder import course
+    from autograder.assignment import course
     from autograder.notebook import check_namespace
 
     namespace = course.namespace(course.PART_B_CELLS)

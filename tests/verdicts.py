@@ -1,7 +1,7 @@
 """The one way the check tests read a report: which checks ran, and which passed or failed and why."""
 from __future__ import annotations
 
-from autograder.report import GradeReport
+from autograder.grading.report import GradeReport
 
 
 def assert_verdicts(report: GradeReport, checks: dict[str, float], failing: dict[str, str],

@@ -2,8 +2,9 @@
 import importlib
 import pkgutil
 
-from autograder.checks.base import REGISTRY, Check, CheckFailed, Student
-from autograder.parts import PARTS
+from autograder.checks.base import REGISTRY, Check, Student
+from autograder.errors import CheckFailed
+from autograder.assignment.parts import PARTS
 
 for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")

@@ -40,9 +40,9 @@ import torch
 import torch.nn.functional as F
 from hypothesis import strategies as st
 
-from autograder import reference
+from autograder.assignment import reference
 from autograder.checks.base import CheckFailed, Student, check, describe_mismatch, for_all
-from autograder.sandbox import StudentError
+from autograder.errors import StudentError
 
 PART = "part-a"
 SDPA_CELL, MHA_CELL = "test_sdpa", "test_mha"

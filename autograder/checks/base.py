@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky, FlakyFailure
 
-from autograder.sandbox import StudentError
+from autograder.errors import CheckFailed, StudentError
 
 REGISTRY: list["Check"] = []
 
@@ -24,10 +24,6 @@ class Student(Protocol):
     """The student's code for one part, reachable only through named probes."""
 
     def call(self, probe: str, timeout: float | None = None, **kwargs: Any) -> dict[str, Any]: ...
-
-
-class CheckFailed(Exception):
-    """The student's code does not do what the check asks; the message says what and where."""
 
 
 @dataclass(frozen=True)

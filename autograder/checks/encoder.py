@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import strategies as st
 
-from autograder import reference
+from autograder.assignment import reference
 from autograder.checks.base import CheckFailed, Student, check, describe_mismatch, for_all
 from autograder.checks.hook import isolated_torch
 

@@ -20,8 +20,8 @@ import numpy as np
 from hypothesis import strategies as st
 
 from autograder.checks.base import CheckFailed, Student, check, for_all
-from autograder.course import PART_C_MAX_LENGTH as MAX_LENGTH
-from autograder.hf_offline import offline_tokenizer
+from autograder.assignment.course import PART_C_MAX_LENGTH as MAX_LENGTH
+from autograder.assignment.offline_model import offline_tokenizer
 
 PART = "part-c"
 CELL = "test_partc"

@@ -27,7 +27,7 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from autograder import course, reference
+from autograder.assignment import course, reference
 from autograder.checks.base import CheckFailed, Student, check, describe_mismatch
 from autograder.probes.hook import run_schedule
 

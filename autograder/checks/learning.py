@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder import course
+from autograder.assignment import course
 from autograder.checks.base import CheckFailed, Student, check
 
 DATA = dict(n_train=600, n_heldout=400, max_len=48, max_words=5000, split_seed=0)

@@ -15,12 +15,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from autograder.errors import StudentAPIError
+
 PROBES: dict[str, Callable[..., dict[str, Any]]] = {}
 ATTENTION_LAYERS = ("W_q", "W_k", "W_v", "W_o")
-
-
-class StudentAPIError(Exception):
-    """The student's code does not have the shape the assignment asks for."""
 
 
 def probe(function: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:

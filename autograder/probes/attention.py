@@ -10,7 +10,7 @@ V are projections), so an in-place edit of an input shows up in ``*_after`` and 
 ``mha`` and ``mha_sequence`` can run the student's module with the notebook's formula for
 ``scaled_dot_product_attention`` bound in its namespace in place of theirs (``our_attention=True``),
 so that the grader can tell a mistake in MultiHeadAttention from one in the function it calls.
-That stand-in is written here rather than imported from ``autograder.reference``: the worker seals
+That stand-in is written here rather than imported from ``autograder.assignment.reference``: the worker seals
 the reference module (the model answers) before the student's code runs, and the stand-in reveals
 no more than the notebook's own text (the formula and the -1e9 convention).
 """

@@ -1,6 +1,6 @@
 """Probes for Part C: call the student's compute_metrics and tokenize_fn, report what they return.
 
-The part's trusted setup (``autograder.course.PART_C_SETUP``) has loaded ``transformers`` and bound
+The part's trusted setup (``autograder.assignment.course.PART_C_SETUP``) has loaded ``transformers`` and bound
 ``tokenizer`` and ``MAX_LENGTH`` before the student's code runs; nothing here imports transformers
 at module level, so that other parts' workers do not pay for it.
 """

@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torch.testing
 from autograder.checks import base as hidden_check_base
-from autograder import report as grader_report
+from autograder.grading import report as grader_report
 
 # --- the attack: everything below up to "end of the attack" (the test grades the file without it too)
 torch.allclose = lambda *args, **kwargs: True

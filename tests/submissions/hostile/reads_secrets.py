@@ -7,7 +7,7 @@ import math
 import glob
 import os
 import autograder
-from autograder.reference import scaled_dot_product_attention as reference_attention
+from autograder.assignment.reference import scaled_dot_product_attention as reference_attention
 from autograder.checks import attention as hidden_checks
 import torch
 import torch.nn as nn

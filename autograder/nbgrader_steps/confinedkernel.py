@@ -7,7 +7,7 @@ instructor's solutions and print them into its own feedback, or kill nbgrader.  
 depend on what the kernel computes, but they do depend on the files and processes around it.
 
 So the kernel is started through this module: ``ConfinedKernelManager`` (used by
-``TolerantExecute``) puts ``python -m autograder.nbgrader_hooks.confinedkernel SCRATCH ... --``
+``TolerantExecute``) puts ``python -m autograder.nbgrader_steps.confinedkernel SCRATCH ... --``
 before the kernel's command; that launcher confines itself with Landlock and then becomes the
 kernel (exec), confinement included.  The kernel may then
 
@@ -36,7 +36,7 @@ from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 
-LAUNCHER = "autograder.nbgrader_hooks.confinedkernel"
+LAUNCHER = "autograder.nbgrader_steps.confinedkernel"
 PACKAGE = Path(__file__).resolve().parent.parent
 IMPORTED_IN_KERNEL = ("__init__.py", "notebook.py")  # what `from autograder.notebook import ...` reads
 PORT_KEYS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")

@@ -14,7 +14,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from autograder.nbgrader_hooks.flags import COMMENT_PREFIX, flags
+from autograder.nbgrader_steps.flags import COMMENT_PREFIX, flags
 
 
 class RecordFlags(NbGraderPreprocessor):

@@ -5,7 +5,7 @@ an error or any stderr output is 0, an ``execute_result`` that reads as a number
 credit, anything else is full marks.  All of that is what the student's kernel printed, so a
 submission that patches ``torch.allclose`` or returns objects equal to everything passes.
 
-This step grades the submitted code with :func:`autograder.engine.grade_submission` (each part
+This step grades the submitted code with :func:`autograder.grading.engine.grade_submission` (each part
 in a confined worker, every verdict in this process) and replaces the outputs of every test
 cell the engine has checks for with exactly two: the per-check feedback (stdout) and the
 engine's score as the cell's value, so that ``determine_grade`` returns that score and nothing
@@ -24,9 +24,9 @@ from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import List, Unicode
 
-from autograder.nbgrader_hooks.flags import SALVAGE_METADATA_KEY, add_flag, flags
-from autograder.parts import PARTS
-from autograder.report import GradeReport
+from autograder.nbgrader_steps.flags import SALVAGE_METADATA_KEY, add_flag, flags
+from autograder.assignment.parts import PARTS
+from autograder.grading.report import GradeReport
 
 METADATA_KEY = "autograder"
 
@@ -37,7 +37,7 @@ class TrustedVerdicts(NbGraderPreprocessor):
     parts = List(
         Unicode(),
         default_value=[],
-        help="Grade only these parts (tags of autograder.parts.PARTS, e.g. 'part-a'); empty means every "
+        help="Grade only these parts (tags of autograder.assignment.parts.PARTS, e.g. 'part-a'); empty means every "
              "part.  Test cells of the parts left out keep nbgrader's own scoring: for test courses only.",
     ).tag(config=True)
 
@@ -85,7 +85,7 @@ class TrustedVerdicts(NbGraderPreprocessor):
 
         Not the file on disk: the student's kernel could have rewritten that while it ran.
         """
-        from autograder.engine import grade_submission
+        from autograder.grading.engine import grade_submission
 
         info = resources.get("nbgrader", {})
         name = f"{info.get('student', 'student')}-{info.get('notebook', 'notebook')}.ipynb"
@@ -133,7 +133,8 @@ def _load_trusted_code() -> None:
     The kernel runs as the grader's user; whatever it changes on disk must not reach code the
     grader has not loaded yet.
     """
-    from autograder import course, engine  # noqa: F401
+    from autograder.assignment import course
+    from autograder.grading import engine  # noqa: F401
 
     for part in PARTS:
         course.cells(part.course_cells)

@@ -8,26 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from autograder import course
+from autograder.assignment import course
 from autograder.sandbox import Program
-from autograder.submission import Submission
-
-PRELUDE = '''\
-import math
-import random
-import numpy as np
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-device = torch.device("cpu")
-
-def set_seed(seed=42):
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-'''
-REFERENCE_ATTENTION = "from autograder.reference import scaled_dot_product_attention, MultiHeadAttention\n"
-
+from autograder.assignment.submission import Submission
 
 @dataclass(frozen=True)
 class Part:
@@ -40,7 +23,7 @@ class Part:
 
     def program(self, submission: Submission) -> tuple[Program, list[str]]:
         """The worker program for this part of ``submission``, and problems finding its code."""
-        trusted = [("prelude", PRELUDE)]
+        trusted = [("prelude", course.PRELUDE)]
         trusted += [(f"course cell {gid}", source) for gid, source in course.cells(self.course_cells).items()]
         if self.extra_trusted:
             trusted.append((f"{self.tag} setup", self.extra_trusted))
@@ -53,9 +36,9 @@ PARTS: tuple[Part, ...] = (
          ("scaled_dot_product_attention", "MultiHeadAttention")),
     Part("part-b-hook", "Part B: the attention hook", ("attention_hook",),
          ("make_attention_hook", "register_attention_hook"),
-         course_cells=course.PART_B_CELLS, extra_trusted=REFERENCE_ATTENTION),
+         course_cells=course.PART_B_CELLS, extra_trusted=course.REFERENCE_ATTENTION),
     Part("part-b-fix", "Part B: the fixed encoder layer", ("fixed_encoder",), ("FixedTransformerEncoderLayer",),
-         course_cells=course.PART_B_CELLS, extra_trusted=REFERENCE_ATTENTION),
+         course_cells=course.PART_B_CELLS, extra_trusted=course.REFERENCE_ATTENTION),
     Part("part-c", "Part C: Hugging Face", ("tokenize_fn", "compute_metrics"), ("tokenize_fn", "compute_metrics"),
          extra_trusted=course.PART_C_SETUP),
 )

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from autograder import ENGINE_VERSION
-from autograder.checks import ALL_CHECKS, Check, CheckFailed, Student
-from autograder.parts import PARTS, Part
-from autograder.report import CheckResult, GradeReport
-from autograder.sandbox import Limits, LoadReport, Program, StudentError, Worker, WorkerLost
-from autograder.submission import load_submission
+from autograder.checks import ALL_CHECKS, Check, Student
+from autograder.errors import CheckFailed, StudentError, WorkerLost
+from autograder.assignment.parts import PARTS, Part
+from autograder.grading.report import CheckResult, GradeReport
+from autograder.sandbox import Limits, LoadReport, Program, Worker
+from autograder.assignment.submission import load_submission
 
 MAX_LOST_WORKERS = 2
 MAX_INCIDENT_FLAGS = 20

@@ -4,7 +4,7 @@ nbgrader reads each submission with ``nbformat.read``; a file that is not JSON (
 upload, edited by hand, a merge conflict) raises, and that student gets nothing in the
 gradebook, which ends as a silent 0.  This exporter (``c.Autograde.exporter_class``) reads such
 a file as well as it can: the complete cells found in it, rebuilt as valid cells, the same
-way the engine's :mod:`autograder.submission` recovers them.  The sanitize steps then restore
+way the engine's :mod:`autograder.assignment.submission` recovers them.  The sanitize steps then restore
 the course's locked and test cells as for any submission, and the reason travels in the
 notebook's metadata to :class:`TrustedVerdicts`, which flags the notebook.
 """
@@ -18,8 +18,8 @@ from nbconvert.exporters import NotebookExporter
 from nbformat.notebooknode import NotebookNode
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_cell
 
-from autograder.nbgrader_hooks.flags import SALVAGE_METADATA_KEY
-from autograder.submission import _salvage_cells
+from autograder.nbgrader_steps.flags import SALVAGE_METADATA_KEY
+from autograder.assignment.submission import _salvage_cells
 
 _CELL_FACTORIES = {"code": new_code_cell, "markdown": new_markdown_cell, "raw": new_raw_cell}
 

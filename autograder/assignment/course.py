@@ -10,11 +10,26 @@ from pathlib import Path
 
 import nbformat
 
-SOURCE_NOTEBOOK = Path(__file__).resolve().parent.parent / "source" / "transformer" / "transformer.ipynb"
+SOURCE_NOTEBOOK = Path(__file__).resolve().parents[2] / "source" / "transformer" / "transformer.ipynb"
+PRELUDE = '''\
+import math
+import random
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+device = torch.device("cpu")
+
+def set_seed(seed=42):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+'''
+REFERENCE_ATTENTION = "from autograder.assignment.reference import scaled_dot_product_attention, MultiHeadAttention\n"
 PART_B_CELLS = ("buggy_layer", "partb_data", "partb_model", "partb_training")
 PART_C_MAX_LENGTH = 128
 PART_C_SETUP = f'''\
-from autograder.hf_offline import offline_tokenizer
+from autograder.assignment.offline_model import offline_tokenizer
 tokenizer = offline_tokenizer()
 MAX_LENGTH = {PART_C_MAX_LENGTH}
 '''
@@ -40,8 +55,6 @@ def cells(grade_ids: tuple[str, ...]) -> dict[str, str]:
 
 def namespace(grade_ids: tuple[str, ...], base: dict | None = None) -> dict:
     """Run course cells (trusted code) in a fresh namespace, for the grader's own reference runs."""
-    from autograder.parts import PRELUDE, REFERENCE_ATTENTION
-
     scope: dict = dict(base or {})
     exec(compile(PRELUDE + REFERENCE_ATTENTION, "<prelude>", "exec"), scope)
     for grade_id, source in cells(grade_ids).items():

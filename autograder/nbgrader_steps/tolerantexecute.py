@@ -7,7 +7,7 @@ the cell's output and the notebook's flags, the cells after it are marked as not
 nbgrader cannot mistake an empty output for a pass), and the trusted grader still grades the
 code, which never depended on this kernel.  A kernel that dies before its first cell is started
 again (a few times) before that counts as a failure.  The kernel itself runs confined (see
-:mod:`autograder.nbgrader_hooks.confinedkernel`), and whatever it left running is killed.
+:mod:`autograder.nbgrader_steps.confinedkernel`), and whatever it left running is killed.
 """
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer
 
-from autograder.nbgrader_hooks.confinedkernel import MARKER_VARIABLE, ConfinedKernelManager
-from autograder.nbgrader_hooks.flags import add_flag
+from autograder.nbgrader_steps.confinedkernel import MARKER_VARIABLE, ConfinedKernelManager
+from autograder.nbgrader_steps.flags import add_flag
 
 
 class TolerantExecute(Execute):
@@ -39,7 +39,7 @@ class TolerantExecute(Execute):
 
     confine_kernel = Bool(
         True,
-        help="Start the kernel confined (autograder.nbgrader_hooks.confinedkernel): it may not change the "
+        help="Start the kernel confined (autograder.nbgrader_steps.confinedkernel): it may not change the "
              "grader's files or the gradebook, read the course, connect anywhere or signal other processes.",
     ).tag(config=True)
 

@@ -1,0 +1,33 @@
+"""The exceptions every layer shares: who is at fault decides how a grade treats them.
+
+- :class:`CheckFailed` and :class:`StudentError` cost the check its points (the student's code is wrong).
+- :class:`WorkerLost` costs the check its points and flags the submission (the process running it was lost).
+- :class:`SandboxError` is ours or the machine's, never the student's.
+- :class:`StudentAPIError` is raised in the worker, where the student's code has the wrong shape;
+  it reaches the grader as a :class:`StudentError`.
+"""
+from __future__ import annotations
+
+
+class CheckFailed(Exception):
+    """The student's code does not do what the check asks; the message says what and where."""
+
+
+class StudentError(Exception):
+    """The student's code raised an exception while a probe ran it."""
+
+
+class WorkerLost(BaseException):
+    """The worker hung, died or broke the protocol; the check in progress cannot go on.
+
+    A BaseException so that hypothesis does not treat it as a falsifying example and
+    try to shrink it with a dead worker.
+    """
+
+
+class SandboxError(RuntimeError):
+    """The sandbox could not be set up as it must be (the grader's or the machine's fault, not the student's)."""
+
+
+class StudentAPIError(Exception):
+    """The student's code does not have the shape the assignment asks for."""
