@@ -2,12 +2,27 @@
 from pathlib import Path
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearOutput,
-                                    DeduplicateIds, GetGrades, IgnorePattern, LimitOutput, OverwriteKernelspec,
-                                    SaveAutoGrades)
+from nbgrader.preprocessors import (
+                                    AssignLatePenalties,
+                                    CheckCellMetadata,
+                                    ClearHiddenTests,
+                                    ClearOutput,
+                                    DeduplicateIds,
+                                    GetGrades,
+                                    IgnorePattern,
+                                    LimitOutput,
+                                    OverwriteKernelspec,
+                                    SaveAutoGrades,
+)
 
-from autograder.nbgrader_steps import (FlaggedCsvExport, RecordFlags, RestoreMissingCells, SalvagingNotebookExporter,
-                                       TolerantExecute, TrustedVerdicts)
+from autograder.nbgrader_steps import (
+                                    FlaggedCsvExport,
+                                    RecordFlags,
+                                    RestoreMissingCells,
+                                    SalvagingNotebookExporter,
+                                    TolerantExecute,
+                                    TrustedVerdicts,
+)
 
 c = get_config()  # noqa: F821 (provided by nbgrader)
 root = Path(__file__).resolve().parent

@@ -19,7 +19,9 @@ def _grade(args: argparse.Namespace) -> int:
 
 
 def _grade_all(args: argparse.Namespace) -> int:
-    from autograder.batch import DEFAULT_TIMEOUT, grade_all, summary_text, summarize
+    from autograder.batch.isolate import DEFAULT_TIMEOUT
+    from autograder.batch.outputs import summarize, summary_text
+    from autograder.batch.run import grade_all
 
     try:
         result = grade_all(args.submitted, args.out, jobs=args.jobs, scheduler=args.scheduler, parts=args.parts,

@@ -3,8 +3,9 @@
 - :class:`CheckFailed` and :class:`StudentError` cost the check its points (the student's code is wrong).
 - :class:`WorkerLost` costs the check its points and flags the submission (the process running it was lost).
 - :class:`SandboxError` is ours or the machine's, never the student's.
-- :class:`StudentAPIError` is raised in the worker, where the student's code has the wrong shape;
-  it reaches the grader as a :class:`StudentError`.
+
+The worker's own exception for code of the wrong shape, ``StudentAPIError``, lives with the probes
+(:mod:`autograder.probes`): it reaches the grader as a :class:`StudentError`.
 """
 from __future__ import annotations
 
@@ -28,6 +29,3 @@ class WorkerLost(BaseException):
 class SandboxError(RuntimeError):
     """The sandbox could not be set up as it must be (the grader's or the machine's fault, not the student's)."""
 
-
-class StudentAPIError(Exception):
-    """The student's code does not have the shape the assignment asks for."""

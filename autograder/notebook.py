@@ -42,8 +42,8 @@ class LocalStudent:
         self.namespace = namespace
 
     def call(self, probe: str, timeout: float | None = None, **kwargs: Any) -> dict[str, Any]:
-        from autograder.probes import PROBES
         from autograder.errors import StudentError
+        from autograder.probes import PROBES
 
         function = PROBES.get(probe)
         if function is None:
@@ -74,7 +74,7 @@ def run_hidden_checks(test_cell: str, namespace: dict[str, Any]) -> float | None
     return None
 
 
-def check_namespace(test_cell: str, namespace: dict[str, Any]) -> "GradeReport":
+def check_namespace(test_cell: str, namespace: dict[str, Any]) -> GradeReport:
     """The engine's checks of ``test_cell``, run on a live namespace (no worker, no sandbox)."""
     _keep_hypothesis_files_out_of_the_course()
     from autograder.checks import ALL_CHECKS

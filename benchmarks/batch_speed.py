@@ -85,7 +85,9 @@ def make_batch(folder: Path, source: Path | None, count: int) -> str:
             (folder / f"{student}.ipynb").write_text(json.dumps(notebook, indent=1))
         else:
             (folder / f"{student}{source.suffix}").write_text(source.read_text() + f"\n# copy {index}\n")
-    return "a correct Part A script" if source is None else str(source.relative_to(ROOT) if source.is_relative_to(ROOT) else source)
+    if source is None:
+        return "a correct Part A script"
+    return str(source.relative_to(ROOT) if source.is_relative_to(ROOT) else source)
 
 
 def grade(batch: Path, out: Path, jobs: int, parts: list[str] | None) -> float:

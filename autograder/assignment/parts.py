@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from autograder.assignment import course
-from autograder.sandbox import Program
 from autograder.assignment.submission import Submission
+from autograder.sandbox.program import Program
+
 
 @dataclass(frozen=True)
 class Part:

@@ -84,7 +84,7 @@ def _read_notebook(path: Path, digest: str, text: str) -> Submission:
     try:
         cells = nbformat.reads(text, as_version=4).cells
     except Exception as exc:  # nbformat raises many types for bad input
-        cells = _salvage_cells(text)
+        cells = salvage_cells(text)
         problems.append(f"the notebook is not valid JSON ({type(exc).__name__}); "
                         f"{len(cells)} complete cells were recovered from the file")
     by_id: dict[str, str] = {}
@@ -108,7 +108,7 @@ def _read_notebook(path: Path, digest: str, text: str) -> Submission:
                       code_cells=tuple(code_cells), problems=tuple(problems))
 
 
-def _salvage_cells(text: str) -> list[dict]:
+def salvage_cells(text: str) -> list[dict]:
     """Complete cell objects found in a damaged notebook file, in order."""
     decoder = json.JSONDecoder()
     cells = []

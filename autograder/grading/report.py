@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from autograder.grading import scoring
 
 
 @dataclass
@@ -18,7 +20,7 @@ class CheckResult:
 
     @property
     def passed(self) -> bool:
-        return self.score >= self.max_score
+        return scoring.has_passed(self.score, self.max_score)
 
 
 @dataclass
@@ -34,25 +36,17 @@ class GradeReport:
 
     @property
     def score(self) -> float:
-        return round(sum(result.score for result in self.results), 4)
+        return scoring.total(self.results)[0]
 
     @property
     def max_score(self) -> float:
-        return round(sum(result.max_score for result in self.results), 4)
+        return scoring.total(self.results)[1]
 
     def part_scores(self) -> dict[str, tuple[float, float]]:
-        scores: dict[str, tuple[float, float]] = {}
-        for result in self.results:
-            got, out_of = scores.get(result.part, (0.0, 0.0))
-            scores[result.part] = (round(got + result.score, 4), round(out_of + result.max_score, 4))
-        return scores
+        return scoring.subtotals(self.results, key=lambda result: result.part)
 
     def cell_scores(self) -> dict[str, tuple[float, float]]:
-        scores: dict[str, tuple[float, float]] = {}
-        for result in self.results:
-            got, out_of = scores.get(result.test_cell, (0.0, 0.0))
-            scores[result.test_cell] = (round(got + result.score, 4), round(out_of + result.max_score, 4))
-        return scores
+        return scoring.subtotals(self.results, key=lambda result: result.test_cell)
 
     def cell_feedback(self, test_cell: str) -> str:
         """The text a student sees under one autograded test cell."""
@@ -97,7 +91,7 @@ class GradeReport:
         return "\n".join(lines)
 
     @classmethod
-    def from_gradescope(cls, data: dict[str, Any]) -> "GradeReport":
+    def from_gradescope(cls, data: dict[str, Any]) -> GradeReport:
         extra = data.get("extra_data", {})
         report = cls(submission=extra.get("submission", ""), digest=extra.get("digest", ""),
                      engine_version=extra.get("engine_version", ""), flags=list(extra.get("flags", [])),
@@ -109,6 +103,3 @@ class GradeReport:
     def save(self, path: str | Path) -> None:
         Path(path).write_text(self.to_json() + "\n")
 
-
-def as_dict(result: CheckResult) -> dict[str, Any]:
-    return asdict(result)

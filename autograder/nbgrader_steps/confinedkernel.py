@@ -30,7 +30,6 @@ import json
 import os
 import shutil
 import sys
-import sysconfig
 import tempfile
 from pathlib import Path
 
@@ -89,7 +88,8 @@ def confine(scratch: str, connection_file: str | None) -> str | None:
     """Confine this process (and what it execs) as the module docstring says; a note if it could not be."""
     import landlockpy
 
-    from autograder.worker import _drop_capabilities
+    from autograder.sandbox.child.confine import drop_capabilities
+    from autograder.sandbox.readable import kernel_readable_roots
 
     abi = landlockpy.abi_version()
     if abi == 0:
@@ -99,7 +99,7 @@ def confine(scratch: str, connection_file: str | None) -> str | None:
     write = read | fs.WRITE_FILE | fs.TRUNCATE | fs.MAKE_REG | fs.MAKE_DIR | fs.REMOVE_FILE | fs.REMOVE_DIR
     scoped = landlockpy.Scope.SIGNAL | landlockpy.Scope.ABSTRACT_UNIX_SOCKET
     with landlockpy.Ruleset(handled_net=net.BIND_TCP | net.CONNECT_TCP, scoped=scoped) as ruleset:
-        for root in _readable_roots():
+        for root in kernel_readable_roots():
             ruleset.allow_path(root, read)
         ruleset.allow_path(PACKAGE, fs.READ_DIR)
         for name in IMPORTED_IN_KERNEL:
@@ -117,20 +117,8 @@ def confine(scratch: str, connection_file: str | None) -> str | None:
             ruleset.allow_port(port, net.BIND_TCP)
         ruleset.restrict()
     if os.geteuid() == 0:
-        _drop_capabilities()
+        drop_capabilities()
     return None
-
-
-def _readable_roots() -> list[str]:
-    """The Python installation, system files and the data notebooks load; never a folder holding the course."""
-    home = Path.home()
-    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, "/usr", "/lib", "/lib64", "/bin", "/etc", "/proc", "/sys",
-             str(home / ".cache"), str(home / "nltk_data")}
-    roots.update(sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib"))
-    roots.update(path for path in os.environ.get("NLTK_DATA", "").split(os.pathsep) if path)
-    course = str(PACKAGE.parent) + os.sep
-    return sorted(root for root in roots
-                  if os.path.exists(root) and not course.startswith(root.rstrip(os.sep) + os.sep))
 
 
 def _connection_file(command: list[str]) -> str | None:

@@ -18,8 +18,8 @@ from nbconvert.exporters import NotebookExporter
 from nbformat.notebooknode import NotebookNode
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_cell
 
+from autograder.assignment.submission import salvage_cells
 from autograder.nbgrader_steps.flags import SALVAGE_METADATA_KEY
-from autograder.assignment.submission import _salvage_cells
 
 _CELL_FACTORIES = {"code": new_code_cell, "markdown": new_markdown_cell, "raw": new_raw_cell}
 
@@ -52,7 +52,7 @@ def read_notebook(text: str) -> tuple[NotebookNode, str | None]:
     try:
         nb = nbformat.reads(text, as_version=4)
     except Exception as exc:  # nbformat raises many types for bad input
-        cells = [cell for cell in map(_rebuild_cell, _salvage_cells(text)) if cell is not None]
+        cells = [cell for cell in map(_rebuild_cell, salvage_cells(text)) if cell is not None]
         return new_notebook(cells=cells), (
             f"the notebook file is not valid JSON ({type(exc).__name__}); it was graded from the "
             f"{len(cells)} complete cells recovered from it")

@@ -24,9 +24,10 @@ from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import List, Unicode
 
-from autograder.nbgrader_steps.flags import SALVAGE_METADATA_KEY, add_flag, flags
 from autograder.assignment.parts import PARTS
+from autograder.grading import scoring
 from autograder.grading.report import GradeReport
+from autograder.nbgrader_steps.flags import SALVAGE_METADATA_KEY, add_flag, flags
 
 METADATA_KEY = "autograder"
 
@@ -102,10 +103,9 @@ class TrustedVerdicts(NbGraderPreprocessor):
     def _verdict(self, grade_id: str, points: float, resources: ResourcesDict) -> tuple[float, str]:
         """The cell's score in its own points, and the text the student sees under it."""
         got, out_of = self.scores[grade_id]
-        score = got if abs(out_of - points) < 1e-9 else (got / out_of * points if out_of else 0.0)
-        score = min(max(float(score), 0.0), points)
+        score = scoring.recorded_cell_score(got, out_of, points)
         lines = [f"Graded by the autograder outside your notebook's kernel: {score:g}/{points:g}"]
-        if abs(out_of - points) >= 1e-9:
+        if not scoring.agree(out_of, points):
             self.log.warning("test cell %s is worth %g points but its checks add up to %g: scaling", grade_id, points, out_of)
             lines.append(f"(its checks are worth {out_of:g} in all: {got:g}/{out_of:g} scaled to {points:g} points)")
         lines.append(self.report.cell_feedback(grade_id))

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
-
-from autograder.errors import StudentAPIError
 
 PROBES: dict[str, Callable[..., dict[str, Any]]] = {}
 ATTENTION_LAYERS = ("W_q", "W_k", "W_v", "W_o")
+
+
+
+class StudentAPIError(Exception):
+    """The student's code does not have the shape the assignment asks for (raised in the worker; the
+    grader sees it as a StudentError whose text names this class)."""
 
 
 def probe(function: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
@@ -26,7 +30,8 @@ def probe(function: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, An
     return function
 
 
-def need(namespace: dict[str, Any], name: str) -> Any:
+def defined_by_student(namespace: dict[str, Any], name: str) -> Any:
+    """What the student's code defines as ``name``; a message they can act on if it defines nothing so named."""
     if name not in namespace:
         raise StudentAPIError(f"`{name}` is not defined: check its spelling and that its cell runs")
     return namespace[name]
@@ -70,6 +75,29 @@ def grad_of(value: torch.Tensor) -> np.ndarray | None:
     return None if value.grad is None else value.grad.detach().cpu().numpy().copy()
 
 
+def student_inputs(arrays: tuple[np.ndarray, ...], wants_grad: bool) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """(leaves, what the student gets): the same tensors, or non-leaf copies when gradients are wanted.
+
+    With copies, an in-place edit of an input shows up in what :func:`as_left` reports (and in the
+    inputs-unchanged checks only), not as an autograd error in a gradient check.
+    """
+    leaves = [tensor(array, wants_grad) for array in arrays]
+    return leaves, [leaf.clone() if wants_grad else leaf for leaf in leaves]
+
+
+def as_left(value: torch.Tensor | None) -> np.ndarray | None:
+    """An input as the student's code left it after the call."""
+    return None if value is None else value.detach().numpy().copy()
+
+
+def backpropagate_outputs(result: dict[str, Any], pairs: list[tuple[str, torch.Tensor, np.ndarray | None]]) -> None:
+    """Record which outputs carry a gradient; backpropagate sum(output * upstream) through those that do."""
+    live = []
+    for name, value, upstream in pairs:
+        result[f"{name}_requires_grad"] = bool(value.requires_grad)
+        if value.requires_grad and upstream is not None:
+            live.append((value, upstream))
+    backward(live)
 
 
 def load_all() -> None:

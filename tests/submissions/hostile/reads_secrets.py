@@ -8,7 +8,7 @@ import glob
 import os
 import autograder
 from autograder.assignment.reference import scaled_dot_product_attention as reference_attention
-from autograder.checks import attention as hidden_checks
+from autograder.checks import sdpa as hidden_checks
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -19,7 +19,7 @@ _done = []
 def _escapes():
     ROOT = os.path.dirname(os.path.dirname(autograder.__file__))  # the course repository (the grader's package)
     grader = os.getppid()
-    reads = [f"{ROOT}/autograder/reference.py", f"{ROOT}/autograder/checks/attention.py",
+    reads = [f"{ROOT}/autograder/reference.py", f"{ROOT}/autograder/checks/sdpa.py",
              f"{ROOT}/source/transformer/transformer.ipynb", f"{ROOT}/gradebook.db",
              f"{ROOT}/tests/submissions/hostile/honest.py", f"{ROOT}/samples/submitted/alice/transformer/transformer.ipynb",
              f"/proc/{grader}/environ", f"/proc/{grader}/mem", "/etc/shadow", "/root/.bash_history"]

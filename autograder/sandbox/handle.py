@@ -1,0 +1,249 @@
+"""Run student code out of the grader's reach: one worker process per part, with limits.
+
+The grader talks to a worker only through :mod:`autograder.sandbox.protocol`; a worker that hangs,
+dies, floods its output or answers nonsense costs the check that was running, never the
+grader.  After a lost worker the next call starts a fresh one.
+
+What the worker does to itself (limits, Landlock, seccomp) is in :mod:`autograder.sandbox.child`.
+What the grader does from outside, here:
+
+- every wait has a deadline (loading, each call, and sending a request);
+- a watchdog thread polls the worker's process tree and its scratch directory and stops it
+  when it uses more memory than allowed across all its processes, more tasks, more disk or
+  more files (RLIMIT_AS is per process; RLIMIT_NPROC does not hold root; nothing limits
+  the number of files);
+- the worker and everything it started are killed when it is closed: stopped first, so that
+  nothing can fork while the tree is walked, then killed.  Orphans (a double-forked
+  ``setsid`` daemon) come back to the worker, which is a subreaper, or else to the grading
+  process, which is one too; they are recognised by their seccomp filter, which the student's
+  code cannot remove;
+- what the worker's monitor saw (its incidents file) becomes the worker's ``incidents``.
+
+SECURITY.md at the repository root says which attacks this stops and which it only detects.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Any
+
+from autograder.errors import SandboxError, StudentError, WorkerLost
+from autograder.sandbox import protocol
+from autograder.sandbox.limits import Limits
+from autograder.sandbox.proctree import (
+    become_subreaper,
+    descendants,
+    kill_tree,
+    reap,
+    register_worker,
+    unregister_worker,
+)
+from autograder.sandbox.program import LoadReport, Program
+from autograder.sandbox.readable import guarded_prefixes, worker_readable_roots
+from autograder.sandbox.shared import INCIDENTS_FILE, MAX_INCIDENTS, PROJECT_ROOT, signal_name
+from autograder.sandbox.usage import disk_usage, format_size, memory, threads
+
+WATCH_INTERVAL = 0.1
+DISK_EVERY = 5  # polls between two looks at the scratch directory
+
+
+class WorkerHandle:
+    """The grader's side of one running worker process for one Program."""
+
+    def __init__(self, program: Program, limits: Limits) -> None:
+        self.program = program
+        self.limits = limits
+        self.process: subprocess.Popen | None = None
+        self.scratch: str | None = None
+        self.started = 0.0
+        self.incidents: list[str] = []
+        self._pid = 0
+        self._incidents_offset = 0
+        self._stop_reason: str | None = None
+        self._stopping = threading.Event()
+        self._kill_lock = threading.Lock()
+        self._watchdog: threading.Thread | None = None
+
+    def start(self) -> LoadReport:
+        become_subreaper()
+        self.started = time.time() - 1.0
+        self.scratch = tempfile.mkdtemp(prefix="autograder-scratch-")
+        request_read, request_write = os.pipe()
+        reply_read, reply_write = os.pipe()
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.scratch, "TMPDIR": self.scratch,
+               "PYTHONPATH": PROJECT_ROOT, "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1",
+               "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
+               "JE_ARROW_MALLOC_CONF": "background_thread:false",  # no thread outside the lockdown
+               "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+               "LANG": "C.UTF-8", "MPLBACKEND": "Agg"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "autograder.sandbox.child.main", str(request_read), str(reply_write)],
+            pass_fds=(request_read, reply_write), cwd=self.scratch, env=env, start_new_session=True,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(request_read)
+        os.close(reply_write)
+        self._pid = self.process.pid
+        self._requests, self._replies = request_write, reply_read
+        os.set_blocking(self._requests, False)
+        register_worker(self._pid)
+        self._watchdog = threading.Thread(target=self._watch, name=f"autograder-watchdog-{self._pid}", daemon=True)
+        self._watchdog.start()
+        self._send({"scratch": self.scratch, "rlimits": self.limits.rlimits(),
+                    "options": {"output_bytes": self.limits.output_bytes, "spawn": self.limits.spawn},
+                    "trusted": self.program.trusted, "student": self.program.student,
+                    "readable": worker_readable_roots(), "guarded": guarded_prefixes(self.scratch)},
+                   self.limits.load_seconds, "loading your code")
+        reply = self._receive(self.limits.load_seconds, "loading your code")
+        if "fatal" in reply:
+            self.close()
+            raise SandboxError(f"the sandbox could not be set up: {str(reply['fatal'])[:500]}")
+        self._collect_incidents()
+        return LoadReport(load_errors=[str(e) for e in reply.get("load_errors", [])][:50],
+                          confinement=str(reply.get("confinement", "")), incidents=list(self.incidents))
+
+    def call(self, probe: str, timeout: float | None = None, **kwargs: Any) -> dict[str, Any]:
+        if self.process is None:
+            raise WorkerLost("the worker is not running")
+        timeout = timeout or self.limits.call_seconds
+        self._send({"probe": probe, "kwargs": kwargs}, timeout, f"running {probe}")
+        reply = self._receive(timeout, f"running {probe}")
+        self._collect_incidents()
+        if reply.get("ok") is True:
+            result = reply.get("result")
+            if not isinstance(result, dict):
+                self._lose("the process running your code answered out of protocol")
+            return result
+        raise StudentError(str(reply.get("error", "unknown error"))[-4000:])
+
+    def _send(self, message: dict[str, Any], timeout: float, doing: str) -> None:
+        try:
+            protocol.send(self._requests, message, timeout=timeout)
+        except protocol.ChannelTimeout:
+            self._lose(f"time limit of {timeout:g} s exceeded while {doing} (the process running your code "
+                       "stopped reading the grader's requests)", doing)
+        except OSError as exc:
+            self._lose(f"the process running your code is gone ({exc.strerror})", doing)
+
+    def _receive(self, timeout: float, doing: str) -> dict[str, Any]:
+        try:
+            return protocol.receive(self._replies, timeout)
+        except protocol.ChannelTimeout:
+            self._lose(f"time limit of {timeout:g} s exceeded while {doing} (an endless loop, or far too slow)", doing)
+        except protocol.ChannelClosed:
+            self._lose(f"the process running your code died while {doing} ({self._death_reason()})", doing)
+        except protocol.ProtocolError as exc:
+            self._lose(f"the process running your code broke the grader's protocol while {doing} ({exc})", doing)
+        raise AssertionError("unreachable")
+
+    def _death_reason(self) -> str:
+        assert self.process is not None
+        try:
+            code = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return "it closed its channel to the grader"
+        if code < 0:
+            name = signal_name(-code)
+            hints = {"SIGKILL": "killed: out of CPU time, or it killed itself or its process group",
+                     "SIGSEGV": "segmentation fault", "SIGXCPU": "CPU time limit", "SIGBUS": "bus error",
+                     "SIGABRT": "aborted"}
+            return f"{name}, {hints.get(name, 'signal')}"
+        return f"exit code {code}: os._exit or a fatal error"
+
+    def _lose(self, reason: str, doing: str | None = None) -> None:
+        if self._stop_reason:  # the watchdog stopped it: that is the reason, whatever the channel saw
+            reason = f"{self._stop_reason} while {doing}" if doing else self._stop_reason
+        self.close()
+        raise WorkerLost(reason)
+
+    def _collect_incidents(self) -> None:
+        """New lines of the worker's incidents file (written by its monitor, so the student's to forge)."""
+        if not self.scratch or len(self.incidents) >= MAX_INCIDENTS:
+            return
+        try:
+            with open(os.path.join(self.scratch, INCIDENTS_FILE), "rb") as handle:
+                if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                    return
+                handle.seek(self._incidents_offset)
+                data = handle.read(64 * 1024)
+        except OSError:
+            return
+        complete = data[:data.rfind(b"\n") + 1]
+        self._incidents_offset += len(complete)
+        for line in complete.decode("utf-8", errors="replace").splitlines():
+            line = " ".join(line.split())[:500]
+            if line and line not in self.incidents and len(self.incidents) < MAX_INCIDENTS:
+                self.incidents.append(line)
+
+    def output_tail(self, limit: int = 2000) -> str:
+        """The end of what the student's code printed (for diagnostics)."""
+        if not self.scratch:
+            return ""
+        try:
+            with open(os.path.join(self.scratch, "output.log"), "rb") as handle:
+                handle.seek(0, os.SEEK_END)
+                handle.seek(max(0, handle.tell() - limit))
+                return handle.read().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def close(self) -> None:
+        """Kill the worker and everything it started, then delete its scratch directory."""
+        self._stopping.set()
+        if self._watchdog is not None and self._watchdog is not threading.current_thread():
+            self._watchdog.join(timeout=10)
+        if self.process is not None:
+            self._collect_incidents()
+            for fd in (self._requests, self._replies):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            with self._kill_lock:
+                victims = kill_tree(self._pid, self.started)
+            self.process.wait()
+            reap(victims)
+            self.process = None
+            unregister_worker(self._pid)
+        if self.scratch:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
+
+    # ---- the watchdog
+
+    def _watch(self) -> None:
+        polls = 0
+        while not self._stopping.wait(WATCH_INTERVAL):
+            polls += 1
+            try:
+                reason = self._over_limit(disk=polls % DISK_EVERY == 0)
+            except Exception:  # a process vanishing under our feet; look again next time
+                reason = None
+            if reason:
+                self._stop_reason = reason
+                with self._kill_lock:
+                    if not self._stopping.is_set():
+                        kill_tree(self._pid, self.started)
+                return
+
+    def _over_limit(self, disk: bool) -> str | None:
+        limits = self.limits
+        tree = descendants(self._pid)
+        if not tree:
+            return None
+        if sum(threads(pid) for pid in tree) > limits.processes:
+            return f"your code started more than {limits.processes} processes or threads"
+        if len(tree) > 1 and sum(memory(pid) for pid in tree) > limits.memory_bytes:
+            return f"your code used more than {format_size(limits.memory_bytes)} of memory (all its processes together)"
+        if disk and self.scratch:
+            files, size = disk_usage(self.scratch, tree, limits.disk_files)
+            if files > limits.disk_files:
+                return f"your code created more than {limits.disk_files} files"
+            if size > limits.disk_bytes:
+                return f"your code wrote more than {format_size(limits.disk_bytes)} to disk"
+        return None

@@ -1,0 +1,23 @@
+"""What a worker runs (trusted course code, then the student's) and what loading it gave."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Program:
+    """The code one worker runs: trusted course code first, then the student's.
+
+    Every name the trusted code defines is bound again after the student's code ran, so a
+    student cannot replace our attention, the training loop or a helper a probe relies on.
+    """
+
+    trusted: list[tuple[str, str]]
+    student: list[tuple[str, str]]
+
+
+@dataclass
+class LoadReport:
+    load_errors: list[str] = field(default_factory=list)
+    confinement: str = ""
+    incidents: list[str] = field(default_factory=list)
