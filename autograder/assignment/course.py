@@ -36,10 +36,24 @@ MAX_LENGTH = {PART_C_MAX_LENGTH}
 
 
 @cache
+def _source_cells() -> tuple[nbformat.NotebookNode, ...]:
+    return tuple(cell for cell in nbformat.read(SOURCE_NOTEBOOK, as_version=4).cells if cell.cell_type == "code")
+
+
+@cache
 def _all_cells() -> dict[str, str]:
-    notebook = nbformat.read(SOURCE_NOTEBOOK, as_version=4)
-    return {cell.metadata.get("nbgrader", {}).get("grade_id"): cell.source
-            for cell in notebook.cells if cell.cell_type == "code"}
+    return {cell.metadata.get("nbgrader", {}).get("grade_id"): cell.source for cell in _source_cells()}
+
+
+@cache
+def provided_cells() -> frozenset[str]:
+    """The grade_ids of the code cells that are not the student's to write: provided cells and test cells.
+
+    A submitted cell with one of these ids is never run as the student's code (our copy runs
+    instead, if the part needs it), even if its metadata was edited to make it an answer cell.
+    """
+    return frozenset(cell.metadata["nbgrader"]["grade_id"] for cell in _source_cells()
+                     if not cell.metadata.get("nbgrader", {}).get("solution"))
 
 
 def cells(grade_ids: tuple[str, ...]) -> dict[str, str]:

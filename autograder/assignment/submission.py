@@ -1,8 +1,10 @@
-"""The one seam that reads a submission: its code per graded cell, and what is wrong with the file.
+"""The one seam that reads a submission: its code cells in notebook order, and what is wrong with the file.
 
-A notebook's code is found by the cells' nbgrader ``grade_id`` so that a student's extra
-cells do not matter; a ``.py`` file (the notebook exported as a script) is searched for the
-definitions by name.  Nothing here runs student code.
+Grading runs what the notebook runs, so a notebook is read as a kernel would see it: every
+code cell in order, each known by its nbgrader ``grade_id`` where it has one.  The source
+notebook says what each grade_id is (a provided cell, a test cell, the student's answer);
+cells the student added have none and are named by the cell above them.  A ``.py`` file (the
+notebook exported as a script) is one cell.  Nothing here runs student code.
 """
 from __future__ import annotations
 
@@ -10,13 +12,22 @@ import ast
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
-SCRIPT_KEY = "__script__"
 _CELL_START = re.compile(r'\{\s*"cell_type"')
+_MAGIC = re.compile(r"^\s*[%!]", re.M)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One code cell as the student's kernel would run it."""
+
+    label: str              # how a student finds it: "cell sdpa", "a cell you added after sdpa"
+    source: str
+    grade_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -26,30 +37,25 @@ class Submission:
     path: Path
     kind: str  # "notebook" or "script"
     digest: str
-    cells: dict[str, str] = field(default_factory=dict)
-    code_cells: tuple[str, ...] = ()
+    cells: tuple[Cell, ...] = ()
     problems: tuple[str, ...] = ()
 
-    def code_for(self, grade_ids: tuple[str, ...], names: tuple[str, ...]) -> tuple[list[tuple[str, str]], list[str]]:
-        """The (label, source) blocks holding a part's code, and the problems met finding them.
+    @property
+    def grade_ids(self) -> set[str]:
+        return {cell.grade_id for cell in self.cells if cell.grade_id}
 
-        A script contributes its whole text (definitions are picked out when it runs).  A
-        notebook contributes the cells with the part's grade_ids; if one is missing, every
-        code cell that defines one of the part's names stands in for it, with a problem noted.
-        """
-        if self.kind == "script":
-            return [(self.path.name, self.cells.get(SCRIPT_KEY, ""))], []
-        blocks = [(f"cell {gid}", self.cells[gid]) for gid in grade_ids if gid in self.cells]
-        missing = [gid for gid in grade_ids if gid not in self.cells]
-        if not missing:
-            return blocks, []
-        used = {source for _, source in blocks}
-        stand_ins = [(f"code cell {index + 1}", source) for index, source in enumerate(self.code_cells)
-                     if defined_names(source) & set(names) and source not in used]
-        problems = [f"graded cell '{gid}' is missing (deleted, or its nbgrader metadata was changed)" for gid in missing]
-        if stand_ins:
-            problems.append("graded from other cells that define " + ", ".join(sorted(names)))
-        return blocks + stand_ins, problems
+
+def as_python(source: str) -> str:
+    """A cell's code as IPython runs it: ``%magic`` and ``!shell`` lines become ``get_ipython()`` calls
+    (which fail on their own line while grading, as they do nothing there, instead of the whole cell)."""
+    if not _MAGIC.search(source):
+        return source
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        return TransformerManager().transform_cell(source)
+    except Exception:  # IPython's transformers raise many things on odd input; the cell then fails to parse
+        return source
 
 
 def defined_names(source: str) -> set[str]:
@@ -75,7 +81,7 @@ def load_submission(path: str | Path) -> Submission:
     digest = hashlib.sha256(raw).hexdigest()
     text = raw.decode("utf-8", errors="replace")
     if path.suffix == ".py":
-        return Submission(path=path, kind="script", digest=digest, cells={SCRIPT_KEY: text})
+        return Submission(path=path, kind="script", digest=digest, cells=(Cell(path.name, text),))
     return _read_notebook(path, digest, text)
 
 
@@ -87,25 +93,29 @@ def _read_notebook(path: Path, digest: str, text: str) -> Submission:
         cells = salvage_cells(text)
         problems.append(f"the notebook is not valid JSON ({type(exc).__name__}); "
                         f"{len(cells)} complete cells were recovered from the file")
-    by_id: dict[str, str] = {}
-    code_cells: list[str] = []
+    found: list[Cell] = []
+    seen: set[str] = set()
+    above = "the start of the notebook"
     for cell in cells:
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+        if not isinstance(cell, dict):
             continue
-        source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else str(source)
-        code_cells.append(source)
-        grade_id = ((cell.get("metadata") or {}).get("nbgrader") or {}).get("grade_id")
-        if not isinstance(grade_id, str):
-            continue
-        if grade_id in by_id:
-            problems.append(f"graded cell '{grade_id}' appears more than once; the first copy is graded")
-            continue
-        by_id[grade_id] = source
+        metadata = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
+        nbgrader = metadata.get("nbgrader") if isinstance(metadata.get("nbgrader"), dict) else {}
+        grade_id = nbgrader.get("grade_id") if isinstance(nbgrader.get("grade_id"), str) else None
+        if cell.get("cell_type") == "code":
+            source = cell.get("source", "")
+            source = "".join(source) if isinstance(source, list) else str(source)
+            if grade_id in seen:
+                problems.append(f"graded cell '{grade_id}' appears more than once; every copy runs where it stands, "
+                                "as in Jupyter")
+            label = f"cell {grade_id}" if grade_id else f"a cell you added after {above}"
+            found.append(Cell(label, as_python(source), grade_id))
+        if grade_id:
+            seen.add(grade_id)
+            above = grade_id
     if not cells:
         problems.append("the notebook has no cells")
-    return Submission(path=path, kind="notebook", digest=digest, cells=by_id,
-                      code_cells=tuple(code_cells), problems=tuple(problems))
+    return Submission(path=path, kind="notebook", digest=digest, cells=tuple(found), problems=tuple(problems))
 
 
 def salvage_cells(text: str) -> list[dict]:
@@ -116,7 +126,7 @@ def salvage_cells(text: str) -> list[dict]:
     while match := _CELL_START.search(text, position):
         try:
             cell, end = decoder.raw_decode(text, match.start())
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             position = match.end()
             continue
         if isinstance(cell, dict):

@@ -86,20 +86,13 @@ def shape_problem(case: MhaCase, got: dict[str, Any]) -> str | None:
     return None
 
 
-def weights_problem(case: MhaCase, got: dict[str, Any]) -> str | None:
-    expected = mha_expected(case)["weights"]
-    if close(got["weights"], expected, FLOAT32_VS_FLOAT64):
+def output_problem(case: MhaCase, got: dict[str, Any], key: str) -> str | None:
+    """What is wrong with one of forward's outputs (``key``: "weights" or "context"), with the mistake it shows."""
+    expected = mha_expected(case)[key]
+    if close(got[key], expected, FLOAT32_VS_FLOAT64):
         return None
-    return (describe_mismatch("the attention weights", expected, got["weights"])
-            + diagnose_mha(case, got["weights"], "weights"))
-
-
-def context_problem(case: MhaCase, got: dict[str, Any]) -> str | None:
-    expected = mha_expected(case)["context"]
-    if close(got["context"], expected, FLOAT32_VS_FLOAT64):
-        return None
-    return (describe_mismatch("the context vector", expected, got["context"])
-            + diagnose_mha(case, got["context"], "context"))
+    what = {"weights": "the attention weights", "context": "the context vector"}[key]
+    return describe_mismatch(what, expected, got[key]) + diagnose_mha(case, got[key], key)
 
 
 def same_forward(got: dict[str, Any], expected: dict[str, Any]) -> bool:
@@ -162,7 +155,7 @@ def mha_attention_weights(student: Student) -> str | None:
     20 examples, no mask: this checks the projections W_q and W_k, the split into heads and the scaling.
     """
     return run_module_check(student, mha_cases(), 20, lambda case, got, rerun: (
-        shape_problem(case, got) or weights_problem(case, got)))
+        shape_problem(case, got) or output_problem(case, got, "weights")))
 
 
 @check("mha_context", part=PART, test_cell=CELL, points=3)
@@ -172,7 +165,7 @@ def mha_context(student: Student) -> str | None:
     20 examples, no mask: this checks W_v, the merge of the heads (back in order) and W_o.
     """
     return run_module_check(student, mha_cases(), 20, lambda case, got, rerun: (
-        shape_problem(case, got) or context_problem(case, got)))
+        shape_problem(case, got) or output_problem(case, got, "context")))
 
 
 @check("mha_mask", part=PART, test_cell=CELL, points=2)
@@ -201,7 +194,7 @@ def mha_mask(student: Student) -> str | None:
         def against_reference() -> str | None:
             if leak:
                 return leak + diagnose_mha(case, got["weights"], "weights")
-            return weights_problem(case, got) or context_problem(case, got)
+            return output_problem(case, got, "weights") or output_problem(case, got, "context")
 
         def against_renormalized(expected: np.ndarray) -> str | None:
             if close(got["weights"], expected, FLOAT32_VS_FLOAT64):

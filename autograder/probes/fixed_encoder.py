@@ -18,16 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from autograder.probes import (
-    StudentAPIError,
-    backward,
-    defined_by_student,
-    grad_of,
-    probe,
-    tensor,
-    to_array,
-    unpack_pair,
-)
+from autograder.probes import StudentAPIError, backward, defined_by_student, grad_of, probe, tensor, to_array, unpack_pair
 
 LAYER_CLASS = "FixedTransformerEncoderLayer"
 

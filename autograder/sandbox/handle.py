@@ -36,19 +36,13 @@ from typing import Any
 from autograder.errors import SandboxError, StudentError, WorkerLost
 from autograder.sandbox import protocol
 from autograder.sandbox.limits import Limits
-from autograder.sandbox.proctree import (
-    become_subreaper,
-    descendants,
-    kill_tree,
-    reap,
-    register_worker,
-    unregister_worker,
-)
+from autograder.sandbox.proctree import become_subreaper, descendants, kill_tree, reap, register_worker, unregister_worker
 from autograder.sandbox.program import LoadReport, Program
 from autograder.sandbox.readable import guarded_prefixes, worker_readable_roots
-from autograder.sandbox.shared import INCIDENTS_FILE, MAX_INCIDENTS, PROJECT_ROOT, signal_name
+from autograder.sandbox.shared import INCIDENTS_FILE, MAX_INCIDENTS, PROGRESS_FILE, PROJECT_ROOT, signal_name
 from autograder.sandbox.usage import disk_usage, format_size, memory, threads
 
+LOADING = "loading your code"
 WATCH_INTERVAL = 0.1
 DISK_EVERY = 5  # polls between two looks at the scratch directory
 
@@ -56,9 +50,11 @@ DISK_EVERY = 5  # polls between two looks at the scratch directory
 class WorkerHandle:
     """The grader's side of one running worker process for one Program."""
 
-    def __init__(self, program: Program, limits: Limits) -> None:
+    def __init__(self, program: Program, limits: Limits, skip: frozenset[str] = frozenset()) -> None:
         self.program = program
         self.limits = limits
+        self.skip = skip
+        self.loading: str | None = None  # the student's statement the worker was running when it was lost loading
         self.process: subprocess.Popen | None = None
         self.scratch: str | None = None
         self.started = 0.0
@@ -95,11 +91,13 @@ class WorkerHandle:
         self._watchdog = threading.Thread(target=self._watch, name=f"autograder-watchdog-{self._pid}", daemon=True)
         self._watchdog.start()
         self._send({"scratch": self.scratch, "rlimits": self.limits.rlimits(),
-                    "options": {"output_bytes": self.limits.output_bytes, "spawn": self.limits.spawn},
-                    "trusted": self.program.trusted, "student": self.program.student,
+                    "options": {"output_bytes": self.limits.output_bytes, "spawn": self.limits.spawn,
+                                "statement_seconds": self.limits.statement_seconds,
+                                "load_seconds": self.limits.load_seconds},
+                    "trusted": self.program.trusted, "student": self.program.student, "skip": sorted(self.skip),
                     "readable": worker_readable_roots(), "guarded": guarded_prefixes(self.scratch)},
-                   self.limits.load_seconds, "loading your code")
-        reply = self._receive(self.limits.load_seconds, "loading your code")
+                   self.limits.load_seconds, LOADING)
+        reply = self._receive(self.limits.load_seconds, LOADING)
         if "fatal" in reply:
             self.close()
             raise SandboxError(f"the sandbox could not be set up: {str(reply['fatal'])[:500]}")
@@ -156,6 +154,8 @@ class WorkerHandle:
         return f"exit code {code}: os._exit or a fatal error"
 
     def _lose(self, reason: str, doing: str | None = None) -> None:
+        if doing == LOADING:
+            self.loading = self._statement_running()
         if self._stop_reason:  # the watchdog stopped it: that is the reason, whatever the channel saw
             reason = f"{self._stop_reason} while {doing}" if doing else self._stop_reason
         self.close()
@@ -179,6 +179,17 @@ class WorkerHandle:
             line = " ".join(line.split())[:500]
             if line and line not in self.incidents and len(self.incidents) < MAX_INCIDENTS:
                 self.incidents.append(line)
+
+    def _statement_running(self) -> str | None:
+        """Which of the student's statements the worker was running (its own word: it only decides what to skip)."""
+        if not self.scratch:
+            return None
+        try:
+            with open(os.path.join(self.scratch, PROGRESS_FILE), "rb") as handle:
+                text = handle.read(2000).decode("utf-8", errors="replace")
+        except OSError:
+            return None
+        return text if text.count("\t") == 1 and text.split("\t")[0].replace(":", "").isdigit() else None
 
     def output_tail(self, limit: int = 2000) -> str:
         """The end of what the student's code printed (for diagnostics)."""

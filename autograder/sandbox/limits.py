@@ -18,6 +18,7 @@ class Limits:
     """
 
     load_seconds: float = 90.0
+    statement_seconds: float = 10.0   # each top-level statement of the student's code, while loading
     call_seconds: float = 30.0
     memory_bytes: int = 6 * 2**30
     file_bytes: int = 64 * 2**20

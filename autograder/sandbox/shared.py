@@ -7,6 +7,7 @@ import signal
 
 INCIDENTS_FILE = ".incidents"   # the monitor's notes, one line each, read by the grader for its flags
 MAX_INCIDENTS = 20
+PROGRESS_FILE = ".loading"      # "<block>:<statement>\t<cell, line>" of the statement the worker is loading
 PR_SET_CHILD_SUBREAPER = 36     # prctl: orphans of our descendants come back to us
 PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # autograder/
 PROJECT_ROOT = os.path.dirname(PACKAGE_DIR)

@@ -12,6 +12,7 @@ from autograder.sandbox.limits import Limits
 from autograder.sandbox.program import LoadReport, Program
 
 MAX_LOST_WORKERS = 2
+MAX_SKIPPED_STATEMENTS = 3  # statements that killed the worker while loading, skipped on the next start
 
 
 class SandboxedStudent:
@@ -24,18 +25,13 @@ class SandboxedStudent:
         self.load: LoadReport | None = None
         self.lost: list[str] = []
         self.given_up: str | None = None
+        self.skip: set[str] = set()
 
     def call(self, probe: str, timeout: float | None = None, **kwargs: Any) -> dict[str, Any]:
         if self.given_up:
             raise WorkerLost(self.given_up)
         if self.worker is None:
-            worker = WorkerHandle(self.program, self.limits)
-            self.workers.append(worker)
-            try:
-                self.load = worker.start()
-            except WorkerLost as exc:
-                self._give_up(f"your code could not be loaded: {exc}")
-            self.worker = worker
+            self.worker = self._start()
         try:
             return self.worker.call(probe, timeout, **kwargs)
         except WorkerLost as exc:
@@ -45,6 +41,22 @@ class SandboxedStudent:
                 self.given_up = (f"{exc} (the process running your code was lost {len(self.lost)} times; "
                                  "the remaining checks of this part were not run)")
             raise
+
+    def _start(self) -> WorkerHandle:
+        """A worker with the program loaded; a statement that kills it while loading is skipped next time."""
+        while True:
+            worker = WorkerHandle(self.program, self.limits, frozenset(self.skip))
+            self.workers.append(worker)
+            try:
+                self.load = worker.start()
+                return worker
+            except WorkerLost as exc:
+                if worker.loading is None or len(self.skip) >= MAX_SKIPPED_STATEMENTS:
+                    self._give_up(f"your code could not be loaded: {exc}")
+                key, where = worker.loading.split("\t", 1)
+                self.skip.add(key)
+                self.lost.append(f"{where} ended the process running your code while loading ({exc}); "
+                                 "it was skipped and the rest loaded again")
 
     def _give_up(self, reason: str) -> None:
         self.given_up = reason

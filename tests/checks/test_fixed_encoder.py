@@ -15,13 +15,7 @@ from verdicts import assert_as_expected
 
 from autograder.checks import ALL_CHECKS, fixed_encoder
 from autograder.checks.encoder_cases import CORRECT, LayerCase, reference_result
-from autograder.checks.encoder_mistakes import (
-    FIRST_FORMS,
-    SECOND_FORMS,
-    DeferredDiagnosis,
-    FunctionalLayer,
-    Wiring,
-)
+from autograder.checks.encoder_mistakes import FIRST_FORMS, SECOND_FORMS, DeferredDiagnosis, FunctionalLayer, Wiring
 from autograder.probes.fixed_encoder import match_parameters
 
 FOLDER = Path(__file__).parents[1] / "submissions" / "part_b"

@@ -48,6 +48,9 @@ from autograder.nbgrader_steps.confinedkernel import ConfinedKernelManager
 from autograder.nbgrader_steps.flags import flags
 from autograder.nbgrader_steps.tolerantexecute import TolerantExecute
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "submissions" / "notebooks"))
+import make_notebooks as styles  # noqa: E402, I001
+
 pytestmark = pytest.mark.slow
 
 
@@ -61,6 +64,8 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "eve": solved(course, replace=NO_SCALING, append={"sdpa": CHEAT}),  # bob's code, and cheats
         "carol": solved(course, append={"sdpa": tamper_cell(course), "mha": KILL_KERNEL}),  # attacks, kills its kernel
         "dave": truncated_in_mha(solved(course)),                     # not JSON
+        "grace": styled(course, styles.helper_in_added_cell, styles.constants_made_by_calls),  # as students write
+        "hank": styled(course, styles.dataclass_config, styles.future_annotations_and_type_hints),
     }
     paths = {student: submit(course, student, notebook) for student, notebook in submissions.items()}
     runs = autograde(course, list(submissions))
@@ -70,7 +75,8 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 # Whose code each submission's definitions are (the engine ignores top-level statements that call
 # something, like os._exit); the engine is run once per distinct code, on the submitted file.
-SAME_CODE_AS = {"alice": "alice", "carol": "alice", "frank": "alice", "bob": "bob", "eve": "bob", "dave": "dave"}
+SAME_CODE_AS = {"alice": "alice", "carol": "alice", "frank": "alice", "bob": "bob", "eve": "bob", "dave": "dave",
+                "grace": "grace", "hank": "hank"}
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +105,15 @@ def test_gradebook_holds_the_engines_scores(graded: dict, engine_scores: dict, s
     assert {cell: scores[cell] for cell in expected} == pytest.approx(expected, abs=1e-9)
 
 
-@pytest.mark.parametrize("student", ["alice", "bob"])
+def styled(course: Path, *changes) -> nbformat.NotebookNode:
+    """The solved notebook changed as students change notebooks (tests/submissions/notebooks/make_notebooks.py)."""
+    notebook = solved(course)
+    for change in changes:
+        change(notebook)
+    return notebook
+
+
+@pytest.mark.parametrize("student", ["alice", "bob", "grace", "hank"])
 def test_gradebook_scores_are_what_the_expected_verdicts_give(graded: dict, student: str) -> None:
     """Each test cell holds its checks' points less those of the checks the student is expected to fail."""
     failing = set(json.loads((Path(__file__).parent / "expected.json").read_text())[student]["failing"])
@@ -160,7 +174,7 @@ def test_nothing_the_kernel_started_outlives_autograde(graded: dict) -> None:
 
 
 def test_clean_submissions_are_not_flagged(graded: dict) -> None:
-    for student in ("alice", "bob"):
+    for student in ("alice", "bob", "grace", "hank"):
         assert gradebook_flags(graded["db_url"], student) == (False, [])
 
 

@@ -1,7 +1,7 @@
 """The process that runs one part of one student's code, and nothing else.
 
 It is started by :mod:`autograder.sandbox.handle`, sets its own limits, runs the trusted course
-code, locks itself down, runs the student's definitions, then answers probe requests.
+code, locks itself down, runs the student's code (:mod:`.loader`), then answers probe requests.
 Everything it sends back is treated by the grader as the student's answer: data to judge,
 never a verdict.
 
@@ -28,11 +28,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
 
 from autograder.sandbox import protocol
 from autograder.sandbox.child.confine import become_subreaper, drop_capabilities, lock_down, set_limits
-from autograder.sandbox.child.loader import exec_definitions, student_traceback
+from autograder.sandbox.child.loader import Loader, notebook_namespace, student_traceback
 from autograder.sandbox.child.monitor import MONITOR
 from autograder.sandbox.child.output import redirect_output
 from autograder.sandbox.child.seal import seal_modules
@@ -56,9 +55,9 @@ def main() -> None:
 
     probes.load_all()
 
-    namespace: dict[str, Any] = {"__name__": "__student__"}
+    namespace = notebook_namespace()
     for label, source in init["trusted"]:
-        exec(compile(source, f"<{label}>", "exec"), namespace)
+        exec(compile(source, f"<{label}>", "exec", dont_inherit=True), namespace)
     trusted_names = dict(namespace)
     seal_modules(namespace)
 
@@ -75,9 +74,10 @@ def main() -> None:
     MONITOR.start(scratch, init.get("guarded", []), init["readable"], [label for label, _ in init["student"]], spawn)
     if abi < 6:
         MONITOR.note(f"the sandbox is weaker on this machine ({confinement}); tell the course staff")
-    load_errors: list[str] = []
-    for label, source in init["student"]:
-        load_errors += exec_definitions(source, label, namespace)
+    loader = Loader(namespace, statement_seconds=float(options.get("statement_seconds", 10.0)),
+                    load_seconds=float(options.get("load_seconds", 90.0)), skip=set(init.get("skip", [])),
+                    scratch=scratch)
+    load_errors = loader.run([(label, source) for label, source in init["student"]])
     namespace.update(trusted_names)
     MONITOR.check_replaced()
     protocol.send(reply_fd, {"ready": True, "load_errors": load_errors, "confinement": confinement})

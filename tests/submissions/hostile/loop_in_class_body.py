@@ -1,6 +1,7 @@
 """An endless loop in a class body, which runs when the class is defined (as the notebook loads).
 
-Expected: the part cannot be loaded, so every Part A check fails; flag: time limit while loading."""
+That statement is stopped at its time budget, so MultiHeadAttention is never defined; the rest
+loads.  Expected: sdpa checks pass, mha checks fail (not defined); flag: the statement that ran too long."""
 import math
 import torch
 import torch.nn as nn

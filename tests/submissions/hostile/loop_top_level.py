@@ -1,6 +1,8 @@
-"""Top-level code that would never end or would kill the process: not run (only definitions are).
+"""Top-level code that would never end or would kill the process, before a correct Part A.
 
-Expected: every Part A check passes, no flag."""
+It runs, as in a notebook, each statement on its own time budget: the loop and the sleep are
+stopped, the process that os._exit ends is replaced by one that skips that line, SystemExit is
+caught.  Expected: every Part A check passes; flags: each of those four statements."""
 import math
 import os
 import sys
