@@ -15,7 +15,7 @@ def a_check(outcome: BaseException | str | None, points: float = 3.0) -> Check:
         if isinstance(outcome, BaseException):
             raise outcome
         return outcome
-    return Check(name="example", part="part-a", test_cell="test_sdpa", points=points, run=run)
+    return Check(name="example", part="part-a", test_cell="test_sdpa", points=points, function=run)
 
 
 @pytest.mark.parametrize("outcome", [None, "a note for the student"])
