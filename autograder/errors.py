@@ -1,7 +1,8 @@
 """The exceptions every layer shares: who is at fault decides how a grade treats them.
 
 - :class:`CheckFailed` and :class:`StudentError` cost the check its points (the student's code is wrong).
-- :class:`WorkerLost` costs the check its points and flags the submission (the process running it was lost).
+- :class:`WorkerLost` costs the check its points and flags the submission (the process running it was lost);
+  :class:`BudgetSpent`, a kind of it, says the submission's whole grading time ran out.
 - :class:`SandboxError` is ours or the machine's, never the student's.
 
 The worker's own exception for code of the wrong shape, ``StudentAPIError``, lives with the probes
@@ -24,6 +25,14 @@ class WorkerLost(BaseException):
     A BaseException so that hypothesis does not treat it as a falsifying example and
     try to shrink it with a dead worker.
     """
+
+
+class MalformedReply(WorkerLost):
+    """The worker answered with data that no run of the probe produces (forged or broken): flagged."""
+
+
+class BudgetSpent(WorkerLost):
+    """The submission's overall grading time ran out: the check in progress and every later one score 0."""
 
 
 class SandboxError(RuntimeError):

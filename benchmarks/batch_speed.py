@@ -12,7 +12,13 @@ The submissions are copies of the first sample notebook
 (samples/submitted/*/transformer/transformer.ipynb, all automatic parts) when there is one,
 otherwise of a correct Part A script graded with --parts part-a.  Usage:
 
-    .venv/bin/python benchmarks/batch_speed.py [--count 20] [--repeat 1] [--source FILE] [--parts ...]
+    .venv/bin/python benchmarks/batch_speed.py [--count 20] [--repeat 1] [--source FILE] [--parts ...] [--dask]
+
+With --dask the same batch goes to a Dask cluster on this machine instead, started with the
+command lines a course uses on its machines (`dask scheduler`, then 1, later 2 x
+`dask worker --nthreads 1`) and graded with `grade-all --scheduler ADDRESS`:
+
+    .venv/bin/python benchmarks/batch_speed.py --dask --count 4
 
 The machine's load average is printed before each run: on a shared machine other work skews
 the ratio; --repeat N alternates the two settings N times and compares the medians.
@@ -20,15 +26,18 @@ the ratio; --repeat N alternates the two settings N times and compares the media
 from __future__ import annotations
 
 import argparse
+import contextlib
 import filecmp
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,8 +99,9 @@ def make_batch(folder: Path, source: Path | None, count: int) -> str:
     return str(source.relative_to(ROOT) if source.is_relative_to(ROOT) else source)
 
 
-def grade(batch: Path, out: Path, jobs: int, parts: list[str] | None) -> float:
-    command = [sys.executable, "-m", "autograder", "grade-all", str(batch), "--out", str(out), "--jobs", str(jobs), "-q"]
+def grade(batch: Path, out: Path, label: str, how: list[str], parts: list[str] | None) -> float:
+    """One run of the real command line; ``how`` is ``--jobs N`` or ``--scheduler ADDRESS``."""
+    command = [sys.executable, "-m", "autograder", "grade-all", str(batch), "--out", str(out), *how, "-q"]
     if parts:
         command += ["--parts", *parts]
     load = os.getloadavg()[0]
@@ -100,9 +110,41 @@ def grade(batch: Path, out: Path, jobs: int, parts: list[str] | None) -> float:
     seconds = time.perf_counter() - started
     last = finished.stdout.strip().splitlines()[-1] if finished.stdout.strip() else ""
     last = last.split("; results in")[0]
-    print(f"--jobs {jobs}: {seconds:.1f} s wall (load average before: {load:.2f}; exit {finished.returncode}; {last})",
+    print(f"{label}: {seconds:.1f} s wall (load average before: {load:.2f}; exit {finished.returncode}; {last})",
           flush=True)
     return seconds
+
+
+@contextlib.contextmanager
+def dask_cluster(root: Path, workers: int) -> Iterator[str]:
+    """``dask scheduler`` and ``workers`` x ``dask worker --nthreads 1`` on localhost, as a course starts them."""
+    from distributed import Client
+
+    dask = str(Path(sys.executable).with_name("dask"))
+    root.mkdir(parents=True)
+    scheduler_file = root / "scheduler.json"
+    commands = [[dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                 "--scheduler-file", str(scheduler_file)]]
+    commands += [[dask, "worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1", "--nworkers", "1",
+                  "--host", "127.0.0.1", "--no-dashboard", "--local-directory", str(root)]] * workers
+    processes: list[subprocess.Popen] = []
+    try:
+        for command in commands:
+            processes.append(subprocess.Popen(command, cwd=root, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                              stderr=subprocess.DEVNULL, start_new_session=True))
+            while len(processes) == 1 and not scheduler_file.exists():
+                time.sleep(0.2)
+        address = json.loads(scheduler_file.read_text())["address"]
+        with Client(address, timeout=120) as client:
+            client.wait_for_workers(workers, timeout=120)
+        yield address
+    finally:
+        for process in reversed(processes):
+            os.killpg(process.pid, signal.SIGTERM)  # each in its own session: the worker's grading processes too
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 def main() -> int:
@@ -110,6 +152,8 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=1, help="alternate the two settings this many times")
     parser.add_argument("--source", type=Path, help="submission to copy (default: first sample notebook)")
+    parser.add_argument("--dask", action="store_true",
+                        help="grade on a local Dask cluster of 1, then 2 workers (dask scheduler / dask worker)")
     parser.add_argument("--parts", nargs="+", help="parts to grade (default: all, or part-a for the built-in script)")
     args = parser.parse_args()
     source = args.source or sample_notebook()
@@ -118,20 +162,29 @@ def main() -> int:
         batch = Path(scratch) / "submitted"
         what = make_batch(batch, source, args.count)
         print(f"{args.count} submissions, copies of {what}; parts: {', '.join(parts) if parts else 'all'}", flush=True)
-        times: dict[int, list[float]] = {1: [], 2: []}
+        settings = (1, 2)
+        times: dict[int, list[float]] = {jobs: [] for jobs in settings}
+        what = "Dask workers" if args.dask else "--jobs"
         for round_ in range(args.repeat):
-            for jobs in ((1, 2) if round_ % 2 == 0 else (2, 1)):
-                out = Path(scratch) / f"jobs{jobs}"
+            for jobs in (settings if round_ % 2 == 0 else settings[::-1]):
+                out = Path(scratch) / f"run{jobs}"
                 if out.exists():
                     shutil.rmtree(out)  # a fresh folder each time: nothing is skipped as already graded
-                times[jobs].append(grade(batch, out, jobs, parts))
+                if args.dask:
+                    cluster = Path(scratch) / f"cluster{jobs}-{round_}"
+                    with dask_cluster(cluster, jobs) as address:
+                        times[jobs].append(grade(batch, out, f"{jobs} Dask worker(s)", ["--scheduler", address], parts))
+                else:
+                    times[jobs].append(grade(batch, out, f"--jobs {jobs}", ["--jobs", str(jobs)], parts))
         serial, parallel = statistics.median(times[1]), statistics.median(times[2])
-        files = sorted(p.relative_to(Path(scratch) / "jobs1") for p in (Path(scratch) / "jobs1").rglob("*") if p.is_file())
-        _, mismatch, errors = filecmp.cmpfiles(Path(scratch) / "jobs1", Path(scratch) / "jobs2", files, shallow=False)
+        files = sorted(p.relative_to(Path(scratch) / "run1") for p in (Path(scratch) / "run1").rglob("*") if p.is_file())
+        _, mismatch, errors = filecmp.cmpfiles(Path(scratch) / "run1", Path(scratch) / "run2", files, shallow=False)
         label = "median " if args.repeat > 1 else ""
-        print(f"{label}--jobs 1: {serial:.1f} s, {label}--jobs 2: {parallel:.1f} s")
-        print(f"speed-up --jobs 2 vs --jobs 1: {serial / parallel:.2f}x (target >= 1.6x: "
+        print(f"{label}{what} 1: {serial:.1f} s, {label}{what} 2: {parallel:.1f} s")
+        print(f"speed-up {what} 2 vs 1: {serial / parallel:.2f}x (target >= 1.6x: "
               f"{'met' if serial / parallel >= 1.6 else 'NOT met'})")
+        print(f"per submission: {serial / args.count:.1f} s on one {'worker' if args.dask else 'process'}, "
+              f"{parallel / args.count:.1f} s on two")
         print(f"outputs of both runs identical: {not mismatch and not errors} ({len(files)} files compared)")
     return 0
 

@@ -7,6 +7,10 @@ write (their answers, and any cells they added) in notebook order, after our tru
 the provided cells the part needs.  Provided cells a part does not need only load data and
 train, which grading skips; test cells are ours to run, in the grader.  Part B runs the
 student's hook and layer with *our* attention, so a Part A mistake does not cost Part B points.
+
+Part A's two test cells get a worker each: the MHA checks' worker holds the notebook's attention
+formula (to tell an MHA mistake from an attention one), and the worker that grades the student's
+own attention must hold no correct attention to borrow.
 """
 from __future__ import annotations
 
@@ -26,6 +30,11 @@ class Part:
     test_cells: tuple[str, ...]
     course_cells: tuple[str, ...] = ()
     extra_trusted: str = ""
+    worker_per_test_cell: bool = False
+
+    def workers(self) -> tuple[tuple[str, ...], ...]:
+        """The test cells each of this part's workers serves."""
+        return tuple((cell,) for cell in self.test_cells) if self.worker_per_test_cell else (self.test_cells,)
 
     def program(self, submission: Submission) -> tuple[Program, list[str]]:
         """The worker program for this part of ``submission``, and problems finding its code."""
@@ -36,7 +45,7 @@ class Part:
         provided = course.provided_cells()
         cells = [cell for cell in self.cells_run(submission) if cell.grade_id not in provided]
         student = [(cell.label, cell.source) for cell in cells]
-        return Program(trusted=trusted, student=student), self._problems(submission, cells)
+        return Program(trusted=trusted, student=student, test_cells=self.test_cells), self._problems(submission, cells)
 
     def cells_run(self, submission: Submission) -> tuple[Cell, ...]:
         """The cells a kernel has run when it reaches the part's last test cell (all, if it has none)."""
@@ -58,7 +67,7 @@ class Part:
 
 PARTS: tuple[Part, ...] = (
     Part("part-a", "Part A: attention from scratch", ("sdpa", "mha"),
-         ("scaled_dot_product_attention", "MultiHeadAttention"), ("test_sdpa", "test_mha")),
+         ("scaled_dot_product_attention", "MultiHeadAttention"), ("test_sdpa", "test_mha"), worker_per_test_cell=True),
     Part("part-b-hook", "Part B: the attention hook", ("attention_hook",),
          ("make_attention_hook", "register_attention_hook"), ("test_attention_hook",),
          course_cells=course.PART_B_CELLS, extra_trusted=course.REFERENCE_ATTENTION),

@@ -19,6 +19,8 @@ import nbformat
 
 _CELL_START = re.compile(r'\{\s*"cell_type"')
 _MAGIC = re.compile(r"^\s*[%!]", re.M)
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.S)  # a string (skipped whole) or a bracket
+MAX_JSON_DEPTH = 64  # far deeper than any notebook's metadata; far below where Python's parser gives up
 
 
 @dataclass(frozen=True)
@@ -86,12 +88,13 @@ def load_submission(path: str | Path) -> Submission:
 
 
 def _read_notebook(path: Path, digest: str, text: str) -> Submission:
+    parsed = parse_notebook(text)
+    cells = parsed.cells
     problems: list[str] = []
-    try:
-        cells = nbformat.reads(text, as_version=4).cells
-    except Exception as exc:  # nbformat raises many types for bad input
-        cells = salvage_cells(text)
-        problems.append(f"the notebook is not valid JSON ({type(exc).__name__}); "
+    if parsed.replaced:
+        problems.append(deep_json_problem(parsed.replaced))
+    if parsed.error:
+        problems.append(f"the notebook is not valid JSON ({parsed.error}); "
                         f"{len(cells)} complete cells were recovered from the file")
     found: list[Cell] = []
     seen: set[str] = set()
@@ -116,6 +119,68 @@ def _read_notebook(path: Path, digest: str, text: str) -> Submission:
     if not cells:
         problems.append("the notebook has no cells")
     return Submission(path=path, kind="notebook", digest=digest, cells=tuple(found), problems=tuple(problems))
+
+
+@dataclass(frozen=True)
+class ParsedNotebook:
+    """A notebook file's text as read: the notebook (None if it is not JSON), its cells, what was wrong."""
+
+    notebook: nbformat.NotebookNode | None
+    cells: list
+    error: str | None = None   # why it is not JSON (the parser's exception); its cells were salvaged
+    replaced: int = 0          # values nested deeper than MAX_JSON_DEPTH, read as null
+
+
+def parse_notebook(text: str) -> ParsedNotebook:
+    """Read a notebook file's text; never raises.
+
+    Python's JSON parser gives up (RecursionError) on values nested a few thousand deep, which
+    no notebook needs: those values are read as null, so the cells around them keep their code.
+    What is still not JSON is salvaged cell by cell.
+    """
+    replaced = 0
+    for attempt in range(2):
+        try:
+            notebook = nbformat.reads(text, as_version=4)
+            return ParsedNotebook(notebook, list(notebook.cells), replaced=replaced)
+        except Exception as exc:  # nbformat raises many types for bad input
+            error = type(exc).__name__
+            if attempt == 0:
+                text, replaced = flatten_deep_json(text)
+                if not replaced:
+                    break
+    return ParsedNotebook(None, salvage_cells(text), error=error, replaced=replaced)
+
+
+def deep_json_problem(replaced: int) -> str:
+    """The flag of a notebook some of whose values were nested too deep (one wording for every front door)."""
+    return (f"the notebook file holds JSON nested more than {MAX_JSON_DEPTH} levels deep ({replaced} "
+            f"value{'s' if replaced != 1 else ''}), read as null; its cells were graded from their code")
+
+
+def flatten_deep_json(text: str, limit: int = MAX_JSON_DEPTH) -> tuple[str, int]:
+    """``text`` with every JSON array or object nested deeper than ``limit`` replaced by ``null``; how many were.
+
+    One pass over the brackets outside strings, so its cost is linear in the file whatever the depth.
+    """
+    pieces: list[str] = []
+    depth, start, kept_until, replaced = 0, -1, 0, 0
+    for token in _JSON_TOKEN.finditer(text):
+        mark = token.group()
+        if mark in "[{":
+            depth += 1
+            if depth == limit + 1:
+                start = token.start()
+        elif mark in "]}" and depth > 0:
+            if depth == limit + 1:
+                pieces += [text[kept_until:start], "null"]
+                kept_until, replaced = token.end(), replaced + 1
+            depth -= 1
+    if depth > limit:  # cut off inside a deep value: what follows it is inside it too
+        pieces.append(text[kept_until:start])
+        return "".join(pieces), replaced + 1
+    pieces.append(text[kept_until:])
+    return "".join(pieces), replaced
 
 
 def salvage_cells(text: str) -> list[dict]:

@@ -1,7 +1,6 @@
 """The class's gradebook and summary: ``grades.csv``, ``summary.json``, ``summary.txt``."""
 from __future__ import annotations
 
-import csv
 import io
 import json
 import statistics
@@ -13,6 +12,7 @@ from typing import Any
 from autograder import ENGINE_VERSION
 from autograder.assignment.parts import PARTS
 from autograder.batch.files import write_atomic
+from autograder.csv_cells import write_csv
 from autograder.grading.report import GradeReport
 
 PART_TAGS: tuple[str, ...] = tuple(part.tag for part in PARTS)
@@ -34,25 +34,30 @@ def _number(value: float) -> str:
     return format(round(value, 4), "g")
 
 
-def csv_rows(rows: list[Row]) -> list[dict[str, str]]:
-    """One dict per student with CSV_COLUMNS; a part not graded in this run is left empty."""
+def _score(value: float) -> int | float:
+    """A score as a number for the CSV (15, 7.5), so that the spreadsheet rule leaves it a number."""
+    rounded = round(float(value), 4)
+    return int(rounded) if rounded.is_integer() else rounded
+
+
+def csv_rows(rows: list[Row]) -> list[dict[str, object]]:
+    """One dict per student with CSV_COLUMNS: scores as numbers, a part not graded in this run left empty."""
     lines = []
     for row in rows:
         parts = row.report.part_scores()
-        line = {"student": row.student, "submission": row.submission}
+        line: dict[str, object] = {"student": row.student, "submission": row.submission}
         for tag in PART_TAGS:
-            line[tag] = _number(parts[tag][0]) if tag in parts else ""
-        line.update(total=_number(row.report.score), max=_number(row.report.max_score), status=row.status,
+            line[tag] = _score(parts[tag][0]) if tag in parts else ""
+        line.update(total=_score(row.report.score), max=_score(row.report.max_score), status=row.status,
                     flags=" | ".join(" ".join(flag.split()) for flag in row.report.flags))
         lines.append(line)
     return lines
 
 
 def grades_csv(rows: list[Row]) -> str:
+    """The gradebook, every text cell neutralised for spreadsheets (:mod:`autograder.csv_cells`)."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(csv_rows(rows))
+    write_csv(buffer, CSV_COLUMNS, csv_rows(rows))
     return buffer.getvalue()
 
 

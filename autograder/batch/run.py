@@ -49,7 +49,7 @@ def wanted_parts(parts: Iterable[str] | None) -> list[str]:
 def grade_all(submitted: str | Path, out: str | Path, *, jobs: int | None = None, scheduler: str | None = None,
               parts: Iterable[str] | None = None, timeout: float = DEFAULT_TIMEOUT, assignment: str | None = None,
               limits: Limits | None = None, grader: str = DEFAULT_GRADER, progress: bool = True,
-              how: str = "auto") -> BatchResult:
+              how: str = "auto", similarity: bool = False, class_report: bool = False) -> BatchResult:
     """Grade every submission under ``submitted`` into ``out``; skip those graded before unchanged.
 
     ``jobs`` grading processes run at once on this machine (default: one per CPU), or the
@@ -67,7 +67,8 @@ def grade_all(submitted: str | Path, out: str | Path, *, jobs: int | None = None
     rows: dict[str, Row] = {}
     tasks: list[Task] = []
     sys_path = tuple(sys.path) if grader != DEFAULT_GRADER else ()  # so that a grader of one's own can be imported
-    for found in discover(submitted, assignment, exclude=out):
+    found_all = discover(submitted, assignment, exclude=out)
+    for found in found_all:
         if found.path is None:
             report = failure_report("", "", list(found.problems), tags)
             rows[found.student] = Row(found.student, "", "missing", report)
@@ -128,8 +129,21 @@ def grade_all(submitted: str | Path, out: str | Path, *, jobs: int | None = None
         finally:
             runs.close()  # on Ctrl-C: stop the grading processes still running
             bar.close()
+    if similarity:  # flags in grades.csv and the report, never in results.json: points never change
+        from autograder.reporting.similarity import similar_pairs, similarity_flags
+
+        extra = similarity_flags(similar_pairs({f.student: f.path for f in found_all if f.path is not None}))
+        for name, row in rows.items():
+            row.report.flags += [flag for flag in extra.get(name, []) if flag not in row.report.flags]
     ordered = [rows[name] for name in sorted(rows)]
     write_outputs(out, ordered)
+    if class_report:
+        from autograder.reporting.class_report import write_report
+
+        try:
+            write_report(out, out / "report.html")
+        except Exception as exc:  # the grades are written; a report that fails must not hide them
+            print(f"grade-all: the class report could not be written ({type(exc).__name__}: {exc})", file=sys.stderr)
     return BatchResult(ordered, out, graded=len(tasks), reused=reused, seconds=time.monotonic() - started)
 
 

@@ -26,10 +26,10 @@ import numpy as np
 import torch
 
 from autograder.assignment import course, reference
-from autograder.assignment.hook_schedule import run_schedule
+from autograder.assignment.hook_schedule import MAX_ELEMENTS, MAX_ITEMS, run_schedule
 from autograder.checks.compare import FLOAT32_VS_FLOAT32, close, describe_mismatch
 from autograder.checks.registry import Student, check, isolated_torch
-from autograder.errors import CheckFailed
+from autograder.errors import CheckFailed, MalformedReply
 
 PART = "part-b-hook"
 CELL = "test_attention_hook"
@@ -44,6 +44,8 @@ HOOKED_PASSES = 4                   # the forward passes before ["remove"]
 STEP_NAMES = ["training step 1", "training step 2", "training step 3", "the eval forward pass (no_grad)",
               "handle.remove()", "training step 4 (after remove)", "an eval forward pass (after remove)"]
 LOSS_TOLERANCE = 1e-5
+MAX_STORED = 10_000                 # more stored objects than any hook can add in the schedule's few passes
+PASS_OF_STEP = {step: index for index, step in enumerate(i for i, entry in enumerate(SCHEDULE) if entry[0] != "remove")}
 
 
 def hook_data() -> dict[str, Any]:
@@ -89,12 +91,57 @@ def reference_run() -> dict[str, Any]:
 _RUNS: weakref.WeakKeyDictionary[Any, tuple[bool, Any]] = weakref.WeakKeyDictionary()
 
 
+def _short_strings(value: Any, count: int) -> bool:
+    return isinstance(value, list) and len(value) <= count and all(isinstance(v, str) and len(v) <= 300 for v in value)
+
+
+def _plain_item(item: dict[str, Any]) -> bool:
+    """One stored item's description, as ``hook_schedule._snapshot`` writes it, with bounded fields."""
+    shape = item.get("shape", [])
+    return (isinstance(item.get("type"), str) and len(item["type"]) <= 300
+            and isinstance(shape, list) and len(shape) <= 8 and all(type(n) is int for n in shape)
+            and _short_strings(item.get("items", []), 4)
+            and all(item.get(key) is None or isinstance(item[key], str) and len(item[key]) <= 300
+                    for key in ("dtype", "device", "numpy_error"))
+            and all(isinstance(item.get(key, False), bool) for key in ("is_tensor", "requires_grad")))
+
+
+def _checked_reply(run: Any) -> dict[str, Any]:
+    """The worker's reply, if it has exactly the form ``run_schedule`` gives (else MalformedReply).
+
+    Every count and size is checked against what the schedule can produce before the checks
+    build anything from it: a forged length must not make the grader allocate.
+    """
+    def need(ok: bool, what: str) -> None:
+        if not ok:
+            raise MalformedReply(f"the hook run's reply is malformed ({what}); it was not produced by the "
+                                 "course's training schedule")
+
+    need(isinstance(run, dict), "not a mapping")
+    lengths, items, at_store = run.get("lengths"), run.get("items"), run.get("at_store")
+    need(isinstance(lengths, list) and len(lengths) == len(SCHEDULE)
+         and all(type(n) is int and 0 <= n <= MAX_STORED for n in lengths), "storage lengths")
+    need(isinstance(items, list) and len(items) <= MAX_ITEMS and all(isinstance(i, dict) for i in items), "items")
+    need(isinstance(at_store, list) and len(at_store) <= MAX_ITEMS, "snapshots")
+    arrays = [item.get("array") for item in items] + at_store + list(run.get("logits") or [])
+    need(all(a is None or (isinstance(a, np.ndarray) and a.size <= MAX_ELEMENTS) for a in arrays), "arrays")
+    need(all(_plain_item(item) for item in items), "stored items")
+    losses = run.get("losses")
+    need(isinstance(losses, list) and len(losses) <= len(SCHEDULE)
+         and all(isinstance(v, float) for v in losses), "losses")
+    hooked = run.get("hooked")
+    need(_short_strings(hooked, 1000), "hooked modules")
+    need(isinstance(run.get("handle_type"), str) and isinstance(run.get("handle_has_remove"), bool)
+         and (run.get("remove_error") is None or isinstance(run.get("remove_error"), str)), "handle")
+    return run
+
+
 def student_run(student: Student) -> dict[str, Any]:
     """The student's run of the schedule, made once per student and shared by the hook checks."""
     if student not in _RUNS:
         try:
-            _RUNS[student] = (True, student.call("hook_training", **reference_run()["request"]))
-        except BaseException as exc:  # StudentError or WorkerLost: every hook check reports it
+            _RUNS[student] = (True, _checked_reply(student.call("hook_training", **reference_run()["request"])))
+        except BaseException as exc:  # StudentError, WorkerLost or MalformedReply: every hook check reports it
             _RUNS[student] = (False, exc)
     ok, value = _RUNS[student]
     if not ok:
@@ -195,26 +242,59 @@ def hook_stores_weights(student: Student) -> str:
                       f"register one hook on one module ({_hooked_text(run)})")
 
 
+def _stored_during_hooked_passes(run: dict[str, Any]) -> list[tuple[np.ndarray | None, np.ndarray | None, int]]:
+    """(values at the end, values when stored, pass) of each item stored while the hook was in place,
+    for the passes that can be compared with the reference run's (see _unchanged_passes)."""
+    passes = _unchanged_passes(run)
+    stored = []
+    for item, at_store, step in zip(run["items"], run["at_store"] + [None] * MAX_ITEMS, _item_steps(run["lengths"])):
+        if step < HOOKED_PASSES and PASS_OF_STEP[step] < passes:
+            stored.append((item.get("array"), at_store, PASS_OF_STEP[step]))
+    return stored
+
+
+def _made_by(stored: list[tuple[np.ndarray | None, np.ndarray | None, int]]) -> int | None:
+    """The layer whose attention module computed every stored item (its weights or its context), if one did.
+
+    This is what the grader knows: each layer's outputs on each pass.  The student's worker can only
+    match them by storing what that module computed.
+    """
+    layers = reference_run()["layers"]
+    for layer in sorted(range(len(layers)), key=lambda index: index != len(layers) - 1):  # the last one first
+        recorded = layers[layer]
+        if stored and all(any(_same(values, recorded[index][output]) for values in (got, at_store) for output in (0, 1))
+                          for got, at_store, index in stored):
+            return layer
+    return None
+
+
 @check("hook_on_last_layer", part=PART, test_cell=CELL, points=1)
 def hook_on_last_layer(student: Student) -> str:
-    """register_attention_hook registers one forward hook, on the last encoder layer's attention module."""
+    """register_attention_hook registers one forward hook, on the last encoder layer's attention module.
+
+    Where a hook is registered is the worker's word (a claim); what the hook stored is numbers the
+    grader knows per layer and pass.  The claim earns the point only where the numbers agree with it.
+    """
     run = student_run(student)
     last = _last_layer()
+    stored = _stored_during_hooked_passes(run)
+    layer = _made_by(stored)
+    if layer is not None and layer != last:
+        raise CheckFailed(f"your hook is on layers.{layer}.mha (what it stored was computed there); the notebook asks "
+                          f"for the last encoder layer's attention module, model.layers[-1].mha (layers.{last}.mha), "
+                          "whose map shows the bug")
     wanted = f"layers.{last}.mha (forward hook)"
-    if run["hooked"] == [wanted]:
+    if run["hooked"] == [wanted] and (layer == last or not any(run["lengths"])):
         return "registered on model.layers[-1].mha"
     if not run["hooked"]:
         raise CheckFailed("register_attention_hook registered no hook on the classifier's modules; register "
                           "hook_fn with model.layers[-1].mha.register_forward_hook(hook_fn)")
-    if len(run["hooked"]) == 1:
-        hooked = run["hooked"][0]
-        if hooked.endswith(".mha (forward hook)"):
-            raise CheckFailed(f"your hook is on {hooked.split(' ')[0]}; the notebook asks for the last encoder "
-                              f"layer's attention module, model.layers[-1].mha (layers.{last}.mha), whose map "
-                              "shows the bug")
-        if hooked == f"layers.{last} (forward hook)":
-            raise CheckFailed("your hook is on the encoder layer model.layers[-1] itself; register it on its "
-                              "attention module, model.layers[-1].mha")
+    if run["hooked"] == [f"layers.{last} (forward hook)"]:
+        raise CheckFailed("your hook is on the encoder layer model.layers[-1] itself; register it on its "
+                          "attention module, model.layers[-1].mha")
+    if run["hooked"] == [wanted]:
+        raise CheckFailed("what your hook stored is not what model.layers[-1].mha computed on those forward passes "
+                          "(neither its weights nor its context): store what the module gives your hook")
     raise CheckFailed(f"register exactly one forward hook, on model.layers[-1].mha; {_hooked_text(run)}")
 
 
@@ -266,7 +346,8 @@ def hook_keeps_training(student: Student) -> str:
         if not _same(got, want):
             raise CheckFailed("with your hook in place the classifier's eval-mode outputs change: "
                               + describe_mismatch("the logits", want, got))
-    return f"losses unchanged ({', '.join(f'{value:.4f}' for value in losses)})"
+    return (f"training with your hook in place gives the same losses as without it "
+            f"({', '.join(f'{value:.4f}' for value in losses)}) and the same outputs")
 
 
 @check("hook_remove_stops", part=PART, test_cell=CELL, points=2)
@@ -279,7 +360,7 @@ def hook_remove_stops(student: Student) -> str:
         raise CheckFailed(f"register_attention_hook returned {returned}, and handle.remove() failed "
                           f"({run['remove_error']}); return the handle that register_forward_hook gives you")
     remove_step = [step[0] for step in SCHEDULE].index("remove")
-    after = _added(run["lengths"])[remove_step + 1:]
+    after = _added(run["lengths"])[remove_step + 1:]  # the worker's count: absence cannot be shown by numbers
     if any(after):
         raise CheckFailed(f"after handle.remove() your hook still stored {sum(after)} tensors in {len(after)} "
                           f"forward passes; {_hooked_text(run)}")

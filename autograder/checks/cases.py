@@ -26,6 +26,7 @@ from autograder.checks.masking import describe_mask, make_keep
 
 MAX_SHOWN = 48                   # inputs with at most this many numbers are printed in failure messages
 LARGE = 40                       # |entries| of Q and K in the large-score cases (integers: the scores are exact)
+FAR = (50, 100)                  # Q's entries and minus K's in the far cases: every score is -1e4 or below, d_k = 16
 LAYERS = ("W_q", "W_k", "W_v", "W_o")
 
 
@@ -57,13 +58,17 @@ class SdpaCase:
     seed: int = 0
     fully_masked: bool = False
     large: bool = False
+    far: bool = False        # every score between -40000 and -10000: only a fill far below them masks a key
 
     @cached_property
     def arrays(self) -> dict[str, Any]:
         rng = np.random.default_rng([self.seed, self.q_len, self.k_len, self.head_dim])
         shape_q = (self.batch, self.heads, self.q_len, self.head_dim)
         shape_k = (self.batch, self.heads, self.k_len, self.head_dim)
-        if self.large:
+        if self.far:
+            Q = rng.integers(FAR[0], FAR[1] + 1, shape_q).astype(np.float32)
+            K = -rng.integers(FAR[0], FAR[1] + 1, shape_k).astype(np.float32)
+        elif self.large:
             Q = rng.integers(-LARGE, LARGE + 1, shape_q).astype(np.float32)
             K = rng.integers(-LARGE, LARGE + 1, shape_k).astype(np.float32)
         else:
@@ -102,22 +107,25 @@ class SdpaCase:
                  f"{describe_mask(data['mask'], self.mask)}:"]
         if data["Q"].size + data["K"].size + data["V"].size <= MAX_SHOWN:
             lines += [f"  {name} = {tensor_literal(data[name])}" for name in "QKV"]
+        elif self.far:
+            lines.append(f"  (Q holds integers from {FAR[0]} to {FAR[1]}, K from -{FAR[1]} to -{FAR[0]}: every score "
+                         "is between -40000 and -10000)")
         elif self.large:
             lines.append(f"  (Q and K hold integers between -{LARGE} and {LARGE}: the scores are large)")
         return "\n".join(lines)
 
 
 def sdpa_cases(masks: tuple[str, ...] = ("none",), dtypes: tuple[str, ...] = ("bool",), *, fully_masked: bool = False,
-               large: bool = False) -> st.SearchStrategy[SdpaCase]:
+               large: bool = False, far: bool = False) -> st.SearchStrategy[SdpaCase]:
     @st.composite
     def build(draw: Callable) -> SdpaCase:
         batch, heads = draw(st.integers(1, 3)), draw(st.integers(1, 3))
         q_len = draw(st.integers(1, 5))
         k_len = q_len if draw(st.booleans()) else draw(st.integers(1, 6))
-        head_dim = draw(st.sampled_from((1, 4, 16))) if large else draw(st.integers(1, 8))
+        head_dim = 16 if far else draw(st.sampled_from((1, 4, 16))) if large else draw(st.integers(1, 8))
         return SdpaCase(batch, heads, q_len, k_len, head_dim, mask=draw(st.sampled_from(masks)),
                         dtype=draw(st.sampled_from(dtypes)), seed=draw(st.integers(0, 2**16)),
-                        fully_masked=fully_masked, large=large)
+                        fully_masked=fully_masked, large=large, far=far)
     return build()
 
 
@@ -129,13 +137,18 @@ def sdpa_expected(case: SdpaCase) -> tuple[np.ndarray, np.ndarray]:
     return output.numpy(), weights.numpy()
 
 
-def sdpa_expected_gradients(case: SdpaCase) -> dict[str, np.ndarray]:
-    """The reference's gradients with respect to Q, K and V of sum(output * g) + sum(weights * g')."""
+def sdpa_expected_gradients(case: SdpaCase, *, through_weights: bool = True) -> dict[str, np.ndarray]:
+    """The reference's gradients with respect to Q, K and V of sum(output * g) + sum(weights * g').
+
+    ``through_weights=False``: of sum(output * g) alone, for a function that returns its weights
+    detached (the notebook asks for the weights' values, not for a graph behind them).
+    """
     data = case.arrays
     leaves = [as_float64_tensor(data[name]).requires_grad_() for name in "QKV"]
     output, weights = reference.scaled_dot_product_attention(*leaves, as_tensor(data["mask"]))
-    total = ((output * as_float64_tensor(data["grad_output"])).sum()
-             + (weights * as_float64_tensor(data["grad_weights"])).sum())
+    total = (output * as_float64_tensor(data["grad_output"])).sum()
+    if through_weights:
+        total = total + (weights * as_float64_tensor(data["grad_weights"])).sum()
     total.backward()
     return {name: leaf.grad.numpy() for name, leaf in zip("QKV", leaves)}
 
@@ -152,6 +165,7 @@ class MhaCase:
     mask: str = "none"
     dtype: str = "bool"
     seed: int = 0
+    fully_masked: bool = False      # one sequence of the batch is padding only (a padding mask)
 
     @property
     def embed_dim(self) -> int:
@@ -175,7 +189,8 @@ class MhaCase:
             parameters[f"{name}.bias"] = (0.5 * rng.standard_normal(E)).astype(np.float32)
         mask = None
         if self.mask != "none":
-            mask = make_keep(self.mask, self.batch, self.heads, self.length, self.length, rng).astype(self.dtype)
+            mask = make_keep(self.mask, self.batch, self.heads, self.length, self.length, rng,
+                             fully_masked=self.fully_masked).astype(self.dtype)
         return {"parameters": parameters, "x": rounded_normal(rng, self.context_shape), "mask": mask,
                 "grad_output": rounded_normal(rng, self.context_shape),
                 "grad_weights": rounded_normal(rng, self.weights_shape)}
@@ -192,13 +207,24 @@ class MhaCase:
     def __str__(self) -> str:
         return (f"MultiHeadAttention(embed_dim={self.embed_dim}, num_heads={self.heads}) (head_dim {self.head_dim}) "
                 f"with given W_q, W_k, W_v, W_o, in eval mode, on x of shape {self.context_shape}, "
-                + describe_mask(self.arrays["mask"], self.mask).replace("q_len", "seq_len").replace("k_len", "seq_len"))
+                + describe_mask(self.arrays["mask"], self.mask).replace("q_len", "seq_len").replace("k_len", "seq_len")
+                + "".join(f"; x[{b}] is padding only (mask == 0 for every key)" for b in self.padding_only))
+
+    @property
+    def padding_only(self) -> tuple[int, ...]:
+        """The batch elements whose every key is masked (a fully padded sequence)."""
+        mask = self.arrays["mask"]
+        if mask is None:
+            return ()
+        keep = np.broadcast_to(mask != 0, self.weights_shape)
+        return tuple(int(b) for b in np.nonzero(~keep.any(axis=(1, 2, 3)))[0])
 
 
-def mha_cases(masks: tuple[str, ...] = ("none",), dtypes: tuple[str, ...] = ("bool",)) -> st.SearchStrategy[MhaCase]:
+def mha_cases(masks: tuple[str, ...] = ("none",), dtypes: tuple[str, ...] = ("bool",), *,
+              fully_masked: bool = False) -> st.SearchStrategy[MhaCase]:
     return st.builds(MhaCase, batch=st.integers(1, 3), length=st.integers(1, 6), heads=st.integers(1, 4),
                      head_dim=st.integers(1, 4), mask=st.sampled_from(masks), dtype=st.sampled_from(dtypes),
-                     seed=st.integers(0, 2**16))
+                     seed=st.integers(0, 2**16), fully_masked=st.just(fully_masked))
 
 
 def reference_module(case: MhaCase) -> reference.MultiHeadAttention:
@@ -209,16 +235,22 @@ def reference_module(case: MhaCase) -> reference.MultiHeadAttention:
 
 
 @lru_cache(maxsize=128)
-def mha_expected(case: MhaCase, grads: bool = False, masked: bool = True) -> dict[str, Any]:
-    """The reference module's context and weights for ``case`` (and its gradients); ``masked=False``: without mask."""
+def mha_expected(case: MhaCase, grads: bool = False, masked: bool = True, through_weights: bool = True
+                 ) -> dict[str, Any]:
+    """The reference module's context and weights for ``case`` (and its gradients); ``masked=False``: without mask.
+
+    The gradients are those of sum(context * g) + sum(weights * g'), or with ``through_weights=False``
+    of sum(context * g) alone (for a module that returns its weights detached, which the notebook allows).
+    """
     data = case.arrays
     module = reference_module(case)
     x = as_float64_tensor(data["x"]).requires_grad_(grads)
     context, weights = module(x, as_tensor(data["mask"]) if masked else None)
     result = {"context": context.detach().numpy(), "weights": weights.detach().numpy()}
     if grads:
-        total = ((context * as_float64_tensor(data["grad_output"])).sum()
-                 + (weights * as_float64_tensor(data["grad_weights"])).sum())
+        total = (context * as_float64_tensor(data["grad_output"])).sum()
+        if through_weights:
+            total = total + (weights * as_float64_tensor(data["grad_weights"])).sum()
         total.backward()
         result["grad_x"] = x.grad.numpy()
         for name in LAYERS:

@@ -19,6 +19,7 @@ Public names: :class:`Tolerance`, the three tolerances, :func:`close`, :func:`al
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,15 +54,26 @@ def all_finite(*arrays: Any) -> bool:
 
 
 def describe_mismatch(what: str, expected: Any, got: Any, *, where: str = "") -> str:
-    """A short 'expected vs got' text with the worst entry, for numbers students can compare."""
+    """What was expected and what came out, at the worst entry, for numbers students can compare.
+
+    ``what`` is the subject ("the attention weights", "the gradient with respect to Q"); its verb
+    agrees with it, so that every caller's sentence reads right.
+    """
     expected, got = np.asarray(expected, dtype=np.float64), np.asarray(got, dtype=np.float64)
     if expected.shape != got.shape:
         return f"{what}{where}: expected shape {tuple(expected.shape)}, got {tuple(got.shape)}"
     difference = np.abs(expected - got)
     difference = np.where(np.isnan(difference), math.inf, difference)
     index = np.unravel_index(int(np.argmax(difference)), difference.shape) if difference.size else ()
-    return (f"{what}{where} differs from the reference: at index {tuple(int(i) for i in index)} "
+    return (f"{what}{where} {_differ(what)} from the reference: at index {tuple(int(i) for i in index)} "
             f"expected {expected[index]:.6g}, got {got[index]:.6g} (largest difference {difference[index]:.3g})")
+
+
+def _differ(subject: str) -> str:
+    """'differ' for a plural subject ("the attention weights"), 'differs' for a singular one ("the gradient of x")."""
+    head = re.split(r" (?:with respect to|w\.r\.t\.|of|at|for|in) ", subject.strip())[0].split()
+    noun = head[-1] if head else ""
+    return "differ" if noun.endswith("s") and not noun.endswith(("ss", "'s")) else "differs"
 
 
 def tensor_literal(array: np.ndarray) -> str:

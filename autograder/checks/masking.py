@@ -2,9 +2,13 @@
 
 Masks follow the notebook's broadcast shapes (padding ``(batch, 1, 1, k)``, causal ``(q, k)`` and
 ``(1, 1, q, k)``, full ``(batch, heads, q, k)``), holding 0/1 values in bool, int64, int32 or
-float32.  Only ``sdpa_fully_masked_rows`` uses masks with a query whose every key is masked; the
-other checks keep at least one key per query, so that implementations which differ only there
-(``-inf`` fills, ``F.scaled_dot_product_attention``) lose that one point at most.
+float32.  The function gets every shape (A.1: a mask broadcasts against the scores); the module
+only the shapes the notebook names (:data:`MODULE_MASK_KINDS`): A.2 does not say that forward
+takes a per-head ``(batch, heads, seq, seq)`` mask, and a per-head loop that hands each head the
+same mask is right for the others.  Only ``sdpa_fully_masked_rows`` and ``mha_mask``'s fully
+padded sequences use masks with a query whose every key is masked; the other checks keep at least
+one key per query, so that implementations which differ only there (``-inf`` fills, additive masks)
+lose those points only.
 
 The rule (:func:`masking_problem`), used by ``sdpa_mask``, ``sdpa_mask_dtypes`` and ``mha_mask``
 once the values with the mask are known to be wrong:
@@ -32,6 +36,7 @@ LEAK = 1e-6                      # the most weight a masked key may get
 SUM_TOLERANCE = 10 * FLOAT32_VS_FLOAT64.atol    # how far from 1 a row of weights may sum
 FILL = reference.MASK_FILL
 MASK_KINDS = ("padding", "causal", "causal4d", "full")
+MODULE_MASK_KINDS = ("padding", "causal", "causal4d")
 MASK_DTYPES = ("bool", "int64", "int32", "float32")
 MASK_SHAPES = {"padding": "(batch, 1, 1, k_len), a padding mask", "causal": "(q_len, k_len), a causal mask",
                "causal4d": "(1, 1, q_len, k_len), a causal mask", "full": "(batch, heads, q_len, k_len)"}

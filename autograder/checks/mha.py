@@ -17,7 +17,15 @@ from hypothesis import strategies as st
 
 from autograder.checks.cases import LAYERS, MhaCase, SizesCase, mha_cases, mha_expected, mha_expected_with, sizes_cases
 from autograder.checks.compare import FLOAT32_VS_FLOAT64, all_finite, close, describe_mismatch, format_index
-from autograder.checks.masking import LEAK, MASK_DTYPES, MASK_KINDS, SUM_TOLERANCE, kept, leaking_key, masking_problem
+from autograder.checks.masking import (
+    LEAK,
+    MASK_DTYPES,
+    MODULE_MASK_KINDS,
+    SUM_TOLERANCE,
+    kept,
+    leaking_key,
+    masking_problem,
+)
 from autograder.checks.mistakes import diagnose_mha
 from autograder.checks.registry import Student, check, for_all
 from autograder.errors import CheckFailed, StudentError
@@ -25,6 +33,12 @@ from autograder.errors import CheckFailed, StudentError
 PART, CELL = "part-a", "test_mha"
 FALLBACK_NOTE = ("passes with the notebook's scaled_dot_product_attention standing in for yours (yours has a mistake "
                  "that the test_sdpa checks report; it is not counted twice)")
+MODULE_HINTS = {
+    "weights": ("\nLook at W_q and W_k, at the split into heads (batch, seq_len, embed_dim) -> (batch, num_heads, "
+                "seq_len, head_dim), and at the scaling by sqrt(head_dim)."),
+    "context": ("\nYour weights are right here: look at W_v, at the merge of the heads back to (batch, seq_len, "
+                "embed_dim) in their order, and at W_o: forward returns W_o of the merged heads, with nothing after it."),
+}
 Rerun = Callable[..., dict[str, Any]]                      # the same probe again, on a changed request
 CaseJudge = Callable[[dict[str, Any], Rerun], "str | None"]  # what the probe returned -> what is wrong, or None
 
@@ -92,7 +106,10 @@ def output_problem(case: MhaCase, got: dict[str, Any], key: str) -> str | None:
     if close(got[key], expected, FLOAT32_VS_FLOAT64):
         return None
     what = {"weights": "the attention weights", "context": "the context vector"}[key]
-    return describe_mismatch(what, expected, got[key]) + diagnose_mha(case, got[key], key)
+    hint = MODULE_HINTS[key]
+    if key == "context" and not close(got["weights"], mha_expected(case)["weights"], FLOAT32_VS_FLOAT64):
+        hint = MODULE_HINTS["weights"].replace("Look at", "Your weights are wrong too (mha_attention_weights): look at")
+    return describe_mismatch(what, expected, got[key]) + (diagnose_mha(case, got[key], key) or hint)
 
 
 def same_forward(got: dict[str, Any], expected: dict[str, Any]) -> bool:
@@ -136,8 +153,12 @@ def mha_weights_distribution(student: Student) -> str | None:
         if weights.shape != case.weights_shape:
             return (f"the attention weights have shape {weights.shape}; expected {case.weights_shape} = "
                     "(batch, num_heads, seq_len, seq_len)")
-        if not all_finite(weights) or weights.min() < -LEAK:
-            return "the attention weights contain negative numbers, NaN or inf"
+        if not all_finite(weights):
+            return "expected probabilities, but the attention weights contain NaN or inf"
+        lowest = np.unravel_index(int(np.argmin(weights)), weights.shape)
+        if weights[lowest] < -LEAK:
+            return (f"expected probabilities, but weights{format_index(lowest)} = {weights[lowest]:.4g} is negative: "
+                    "return the weights scaled_dot_product_attention gives, softmax over the keys")
         sums = weights.sum(axis=-1)
         worst = np.unravel_index(int(np.argmax(np.abs(sums - 1.0))), sums.shape)
         if abs(sums[worst] - 1.0) > SUM_TOLERANCE:
@@ -170,12 +191,17 @@ def mha_context(student: Student) -> str | None:
 
 @check("mha_mask", part=PART, test_cell=CELL, points=2)
 def mha_mask(student: Student) -> str | None:
-    """A mask of every shape and dtype reaches every head: masked keys get zero weight, values as the reference.
+    """A mask of every shape the notebook names, in every dtype, reaches every head: masked keys get zero weight.
 
-    5 examples for each mask shape (padding (batch, 1, 1, seq), causal (seq, seq) and (1, 1, seq, seq),
-    full (batch, heads, seq, seq)), the dtype drawn from bool, int64, int32, float32.  A module that
-    is wrong without a mask too (other checks report that) is judged on the masking of its weights
-    only: they must be its unmasked weights restricted to the kept keys and renormalized.
+    5 examples for each mask shape (padding (batch, 1, 1, seq), causal (seq, seq) and (1, 1, seq, seq)),
+    the dtype drawn from bool, int64, int32, float32, values as the reference.  A module that is
+    wrong without a mask too (other checks report that) is judged on the masking of its weights
+    only: they must be its unmasked weights restricted to the kept keys and renormalized.  A
+    per-head (batch, heads, seq, seq) mask is not used: A.2 does not say forward takes one.
+    Then 5 examples of a padding mask with one sequence of the batch padding only (as a batch of
+    reviews can hold): that sequence's weights must be uniform, as the notebook's -1e9 gives, and
+    its context the reference's (or W_o's bias alone, the zero attention output that
+    F.scaled_dot_product_attention gives a query with no key); no NaN anywhere.
     """
     def judge(case: MhaCase, got: dict[str, Any], rerun: Rerun) -> str | None:
         problem = shape_problem(case, got)
@@ -207,45 +233,84 @@ def mha_mask(student: Student) -> str | None:
                                leak=lambda: leak)
 
     runner = ModuleCaseRunner(student)
-    for kind in MASK_KINDS:
+    for kind in MODULE_MASK_KINDS:
         run_module_check(student, mha_cases((kind,), MASK_DTYPES), 5, judge, runner=runner)
+    run_module_check(student, mha_cases(("padding",), MASK_DTYPES, fully_masked=True), 5, padding_only_problem,
+                     runner=runner)
     return runner.note()
+
+
+def padding_only_problem(case: MhaCase, got: dict[str, Any], rerun: Rerun) -> str | None:
+    """What is wrong for the sequences that are padding only (None: nothing); the others are judged elsewhere."""
+    problem = shape_problem(case, got)
+    if problem:
+        return problem
+    if not all_finite(got["weights"], got["context"]):
+        return (f"expected uniform weights for x[{case.padding_only[0]}], whose every key is masked, but your weights "
+                "or context contain NaN or inf. Fill masked scores with -1e9 (not -inf) wherever forward computes "
+                "attention, so that such a query's scores are all equal instead of giving 0/0.")
+    expected = mha_expected(case)
+    silent = case.arrays["parameters"]["W_o.bias"].astype(np.float64)
+    for b in case.padding_only:
+        where = f" of x[{b}] (padding only)"
+        if not close(got["weights"][b], expected["weights"][b], FLOAT32_VS_FLOAT64):
+            return (describe_mismatch("the attention weights", expected["weights"][b], got["weights"][b], where=where)
+                    + f".\nEvery score of this sequence is replaced by -1e9, so its weights are uniform, "
+                      f"1/seq_len = {1 / case.length:.4g} each: look at how -1e9 gets into the scores "
+                      "(masked_fill(mask == 0, -1e9) replaces them; adding -1e9 or filling -inf does not do the same)")
+        context = got["context"][b]
+        if close(context, expected["context"][b], FLOAT32_VS_FLOAT64) or close(
+                context, np.broadcast_to(silent, context.shape), FLOAT32_VS_FLOAT64):
+            continue
+        own = rerun(mask=None)
+        if shape_problem(case, own) is None and forward_right(case, own, masked=False):
+            return (describe_mismatch("the context vector", expected["context"][b], context, where=where)
+                    + ": with uniform weights each head's output is the mean of its values; look at what forward does "
+                      "after the attention for this sequence")
+    return None
 
 
 @check("mha_gradients", part=PART, test_cell=CELL, points=2)
 def mha_gradients(student: Student) -> str | None:
-    """Gradients reach x and every weight and bias of W_q, W_k, W_v, W_o, and equal the reference's.
+    """Gradients reach x and every weight and bias of W_q, W_k, W_v, W_o through the context, as the reference's.
 
-    15 examples (no mask or a bool padding mask), backpropagating sum(context * g) + sum(weights * g').
+    15 examples (no mask or a bool padding mask), backpropagating sum(context * g) + sum(weights * g'),
+    or sum(context * g) alone when the weights come back detached (the notebook asks for the weights
+    to look at, not for a graph behind them; the context must carry gradients, or nothing trains).
     Where the forward values are wrong (other checks report that) only the flow of gradients to x
-    and through both outputs is judged.
+    through the context is judged.
     """
     def judge(case: MhaCase, got: dict[str, Any], rerun: Rerun) -> str | None:
         problem = shape_problem(case, got)
         if problem:
             return problem
-        intro = "backpropagating sum(context * g) + sum(weights * g'):\n"
-        for key, what in (("context", "context vector"), ("weights", "attention weights")):
-            if not got[f"{key}_requires_grad"]:
-                return (f"{intro}no gradient can flow back through the {what} you return: it is detached from the "
-                        "graph (.detach(), .data, torch.no_grad(), or a tensor rebuilt from numbers)")
+        through_weights = bool(got["weights_requires_grad"])
+        weights_term = " + sum(weights * g')" if through_weights else ""
+        intro = f"backpropagating sum(context * g){weights_term}:\n"
+        if not got["context_requires_grad"]:
+            return (f"{intro}expected a gradient to flow back through the context vector you return, but it is "
+                    "detached from the graph: look for .detach(), .data, torch.no_grad(), or a tensor rebuilt from "
+                    "numbers in forward")
         names = ["x"] + [f"{layer}.{kind}" for layer in LAYERS for kind in ("weight", "bias")]
         if not forward_right(case, got):
             names = ["x"]
         missing = [name for name in names if got.get(f"grad_{name}") is None]
         if missing:
-            return (f"{intro}no gradient reaches {', '.join(missing)}: is it used in forward, through torch "
-                    "operations (no .detach(), .data or numpy on the way)?")
+            return (f"{intro}expected gradients with respect to x and every parameter of W_q, W_k, W_v, W_o; none "
+                    f"reaches {', '.join(missing)}: is it used in forward, through torch operations (no .detach(), "
+                    ".data or numpy on the way)?")
         if len(names) == 1:
             return None
-        expected = mha_expected(case, grads=True)
+        expected = mha_expected(case, grads=True, through_weights=through_weights)
         wrong = [name for name in names
                  if not close(got[f"grad_{name}"], expected[f"grad_{name}"], FLOAT32_VS_FLOAT64)]
         if wrong:
             first = wrong[0]
             also = f" (also wrong: {', '.join(wrong[1:])})" if wrong[1:] else ""
-            return intro + describe_mismatch(f"the gradient with respect to {first}", expected[f"grad_{first}"],
-                                             got[f"grad_{first}"]) + also
+            return (intro + describe_mismatch(f"the gradient with respect to {first}", expected[f"grad_{first}"],
+                                              got[f"grad_{first}"]) + also
+                    + ". Your forward values are right: look for an operation whose gradient differs from its "
+                      "value's (a .detach() or .data inside forward)")
         return None
 
     return run_module_check(student, mha_cases(("none", "padding")), 15, judge, grads=True)
@@ -288,7 +353,7 @@ def mha_any_shape(student: Student) -> str | None:
 def mha_inputs_unchanged(student: Student) -> str | None:
     """forward leaves x and the mask as they were (nothing is modified in place).
 
-    10 examples, without a mask and with bool masks of every shape.
+    10 examples, without a mask and with bool masks of the shapes of mha_mask.
     """
     def judge(case: MhaCase, got: dict[str, Any], rerun: Rerun) -> str | None:
         for name in ("x", "mask"):
@@ -301,4 +366,4 @@ def mha_inputs_unchanged(student: Student) -> str | None:
                         f"or `{name}.masked_fill_(...)`); compute new tensors instead, the caller still needs {name}")
         return None
 
-    return run_module_check(student, mha_cases(("none",) + MASK_KINDS), 10, judge)
+    return run_module_check(student, mha_cases(("none",) + MODULE_MASK_KINDS), 10, judge)

@@ -21,8 +21,6 @@ SDPA_MISTAKES = {
     "scale_dk": "the scores are divided by d_k instead of sqrt(d_k)",
     "no_scale": "the scores Q K^T are not divided by sqrt(d_k)",
     "scale_times": "the scores are multiplied by sqrt(d_k) instead of divided by it",
-    "wrong_axis": "the softmax runs over the query axis (dim=-2); it must run over the keys, dim=-1, so that each "
-                  "query's weights sum to 1",
     "no_softmax": "these are the scores before the softmax: return softmax(scores, dim=-1) as the weights",
     "mask_ignored": "the mask is ignored",
     "mask_inverted": "the mask is inverted: the keys where mask == 0 must get the score -1e9, those where mask != 0 "
@@ -32,6 +30,9 @@ SDPA_MISTAKES = {
                   "scores with -1e9 before the softmax",
 }
 MASK_MISTAKES = ("mask_ignored", "mask_inverted", "mask_zero", "mask_after")
+# A softmax over another axis of the scores (batch, heads, q_len, k_len): sdpa_variant's mistake "softmax_dim<axis>",
+# worded by softmax_axis_words (several axes of size 1 give the same weights, so they are named together).
+SOFTMAX_AXES = {2: "the query axis", 1: "the heads axis", 0: "the batch axis"}
 
 MHA_MISTAKES: tuple[tuple[dict[str, Any], str], ...] = (
     ({"split": "view", "merge": "view"}, "the heads are split with .view(batch, num_heads, seq_len, head_dim) and "
@@ -52,7 +53,8 @@ MHA_MISTAKES: tuple[tuple[dict[str, Any], str], ...] = (
 
 
 def sdpa_variant(case: SdpaCase, mistake: str = "") -> tuple[np.ndarray, np.ndarray]:
-    """(output, weights) in float64: the reference's, or what a known mistake (a key of SDPA_MISTAKES) gives."""
+    """(output, weights) in float64: the reference's, or what a known mistake gives (a key of SDPA_MISTAKES, or
+    ``softmax_dim<axis>`` for an axis of SOFTMAX_AXES)."""
     if not mistake:
         return sdpa_expected(case)
     data = case.arrays
@@ -72,8 +74,8 @@ def sdpa_variant(case: SdpaCase, mistake: str = "") -> tuple[np.ndarray, np.ndar
             scores = scores.masked_fill(masked, FILL)
     if mistake == "no_softmax":
         weights = scores
-    elif mistake == "wrong_axis":
-        weights = F.softmax(scores, dim=-2)
+    elif mistake.startswith("softmax_dim"):
+        weights = F.softmax(scores, dim=int(mistake.removeprefix("softmax_dim")))
     else:
         weights = F.softmax(scores, dim=-1)
     if mistake == "mask_after" and masked is not None:
@@ -81,14 +83,28 @@ def sdpa_variant(case: SdpaCase, mistake: str = "") -> tuple[np.ndarray, np.ndar
     return (weights @ V).numpy(), weights.numpy()
 
 
+def softmax_axis_words(axes: list[int]) -> str:
+    """The wrong softmax axes that give the student's weights, and what to change."""
+    named = " or ".join(f"dim={axis} ({SOFTMAX_AXES[axis]}; dim={axis - 4} counting from the end)" for axis in axes)
+    if len(axes) > 1:
+        named += " (here these axes have size 1, so each of them gives these weights)"
+    return (f"the softmax runs over {named} of the scores (batch, heads, q_len, k_len). Expected: over the keys, "
+            "the last axis (dim=-1), so that each query's weights sum to 1: look at the dim= of your softmax")
+
+
 def diagnose_sdpa(case: SdpaCase, got: Any, what: str = "weights") -> str:
     """A known mistake whose weights (or output) are what the student returned, in words; '' if none is."""
     index = 1 if what == "weights" else 0
+    subject = "weights are" if what == "weights" else "output is"
+    axes = [axis for axis in SOFTMAX_AXES
+            if close(got, sdpa_variant(case, f"softmax_dim{axis}")[index], FLOAT32_VS_FLOAT64)]
+    if axes:
+        return f"\nYour {subject} what you get when {softmax_axis_words(axes)}."
     for mistake, words in SDPA_MISTAKES.items():
         if mistake in MASK_MISTAKES and case.arrays["mask"] is None:
             continue
         if close(got, sdpa_variant(case, mistake)[index], FLOAT32_VS_FLOAT64):
-            return f"\nYour {'weights are' if what == 'weights' else 'output is'} what you get when {words}."
+            return f"\nYour {subject} what you get when {words}."
     return ""
 
 

@@ -36,6 +36,8 @@ from autograder.checks.registry import Student, check, for_all
 from autograder.errors import CheckFailed, StudentError
 
 PART, CELL = "part-a", "test_sdpa"
+WEIGHTS_HINT = ("\nLook at the scores, Q @ K.transpose(-2, -1) / sqrt(d_k) with d_k = Q.size(-1), then at the "
+                "softmax over the last axis (dim=-1).")
 
 
 def run_sdpa(student: Student, case: SdpaCase, *, grads: bool = False) -> dict[str, Any]:
@@ -65,10 +67,10 @@ def values_problem(case: SdpaCase, got: dict[str, Any]) -> str | None:
         return problem
     if not close(got["weights"], expected_weights, FLOAT32_VS_FLOAT64):
         return (describe_mismatch("the attention weights", expected_weights, got["weights"])
-                + diagnose_sdpa(case, got["weights"]))
+                + (diagnose_sdpa(case, got["weights"]) or WEIGHTS_HINT))
     if not close(got["output"], expected_output, FLOAT32_VS_FLOAT64):
         return (f"{describe_mismatch('the output', expected_output, got['output'])}\n"
-                "Your weights are right: the output is weights @ V.")
+                "Your weights are right: look at how the output is made from them; it is weights @ V.")
     return None
 
 
@@ -216,53 +218,87 @@ def weights_are_its_own(student: Student, case: SdpaCase) -> bool:
         FLOAT32_VS_FLOAT64)
 
 
+def dead_row_problem(case: SdpaCase, got: dict[str, Any], index: tuple) -> str | None:
+    """What is wrong in one row whose every key is masked (None: nothing), by the notebook's -1e9 replacement.
+
+    Such a row's scores are all replaced by -1e9: its weights are uniform, its output the mean of V
+    (or zero, see sdpa_fully_masked_rows) and nothing of it depends on Q, so no gradient reaches that query.
+    """
+    where = f" of query {format_index(index)} (every key masked)"
+    uniform = np.full(case.k_len, 1.0 / case.k_len)
+    row = np.asarray(got["weights"][index], dtype=np.float64)
+    if not close(row, uniform, FLOAT32_VS_FLOAT64):
+        return (describe_mismatch("the attention weights", uniform, row, where=where)
+                + f" (your row sums to {row.sum():.4g}).\nThe notebook replaces every masked score by -1e9, so such a "
+                  f"row's scores are all equal and its weights are uniform, 1/k_len = {1 / case.k_len:.4g} each. Look "
+                  "at how your code puts -1e9 in: adding it to the scores (an additive mask, scores + (mask == 0) * "
+                  "-1e9) is not the same once scores are large; use scores.masked_fill(mask == 0, -1e9), before the "
+                  "softmax.")
+    out = np.asarray(got["output"][index], dtype=np.float64)
+    expected = uniform @ case.arrays["V"].astype(np.float64)[index[0], index[1]]
+    if not (close(out, expected, FLOAT32_VS_FLOAT64) or close(out, np.zeros_like(expected), FLOAT32_VS_FLOAT64)):
+        return (describe_mismatch("the output", expected, out, where=where)
+                + ": with uniform weights the output is the mean of V's rows (weights @ V)")
+    grad = got.get("grad_Q")
+    if grad is not None and not close(grad[index], np.zeros(case.head_dim), FLOAT32_VS_FLOAT64):
+        return ("backpropagating sum(output * g) + sum(weights * g'): "
+                + describe_mismatch(f"the gradient with respect to Q{format_index(index)}", np.zeros(case.head_dim),
+                                    grad[index])
+                + ".\nEvery score of this query is replaced by -1e9, a constant, so no gradient may reach its query. "
+                  "Yours does: the scores are changed (an additive mask, scores + (mask == 0) * -1e9) rather than "
+                  "replaced: use scores.masked_fill(mask == 0, -1e9) or torch.where.")
+    return None
+
+
+def as_without_mask(got: dict[str, Any], own: dict[str, Any], index: tuple) -> bool:
+    """Whether a row is what the function gives there without a mask: the mask is not applied (sdpa_mask's business)."""
+    return all(got.get(key) is not None and own.get(key) is not None
+               and close(got[key][index], np.asarray(own[key][index], dtype=np.float64), FLOAT32_VS_FLOAT64)
+               for key in ("weights", "grad_Q") if got.get(key) is not None)
+
+
 @check("sdpa_fully_masked_rows", part=PART, test_cell=CELL, points=1)
 def sdpa_fully_masked_rows(student: Student) -> None:
-    """A query whose every key is masked gets NaN-free weights: uniform, as the -1e9 convention gives.
+    """A query whose every key is masked gets what the notebook's -1e9 replacement gives it.
 
-    15 examples (bool padding, causal and full masks with one query row, or one batch element,
-    fully masked).  Only those rows are judged here; int and float masks are sdpa_mask_dtypes'.
+    20 examples (bool padding, causal and full masks with one query row, or one batch element,
+    fully masked), half of them with scores in the thousands (integer Q and K, as in
+    sdpa_numerically_stable).  Only those rows are judged here; int and float masks are
+    sdpa_mask_dtypes'.
 
-    What is accepted for such a row, and why: the notebook fills masked scores with -1e9, so the
-    row's scores are all equal and its weights uniform (1/k_len), its output the mean of V; filling
-    with torch.finfo(dtype).min gives the same.  Adding -1e9 instead (an additive mask) leaves the
-    scores' differences in exact arithmetic, so the unmasked softmax is accepted as well.  For the
-    output: weights @ V for the accepted weights, or zero, since F.scaled_dot_product_attention with
-    a boolean mask returns 0 for a query that may look at nothing (a reasonable convention a correct
-    solution may inherit).  NaN or inf anywhere (a -inf fill gives 0/0 in such a row) fails: it would
-    poison everything downstream.  When the function's weights are not probabilities even without a
-    mask (other checks report that), only the absence of NaN and inf is judged.
+    A row that is what the function gives without a mask (the mask not applied, or inverted) is
+    sdpa_mask's business, not this check's.
+
+    What is judged, and why: the notebook gives masked scores "the score -1e9", so such a row's
+    scores are all equal, its weights uniform (1/k_len; the visible test says so), its output the
+    mean of V, and nothing of the row depends on Q, so the gradient reaching that query is zero.
+    Filling with torch.finfo(dtype).min or torch.where(mask != 0, scores, -1e9) gives the same.
+    Adding -1e9 to the scores (an additive mask) does not: with large scores float32 keeps part of
+    their differences, and at any scale the gradient still flows to Q.  For the output: the mean of
+    V or zero, since F.scaled_dot_product_attention with a boolean mask returns 0 for a query that
+    may look at nothing (a reasonable convention a correct solution may inherit).  NaN or inf
+    anywhere (a -inf fill gives 0/0 in such a row, which the visible test rejects too) fails: it
+    would poison everything downstream.  When the function's weights are not probabilities even
+    without a mask (other checks report that), only the absence of NaN and inf is judged.
     """
     def test(case: SdpaCase) -> None:
-        got = run_sdpa(student, case)
+        got = run_sdpa(student, case, grads=True)
         fail_on(case, shape_problem(got, case))
         if not all_finite(got["weights"], got["output"]):
             raise CheckFailed(f"{case}\nyour weights or output contain NaN or inf where every key of a query is "
-                              "masked. Fill masked scores with -1e9 (not -inf): such a query then gets uniform "
-                              "weights instead of 0/0.")
-        dead = ~kept(case.arrays["mask"], case.weights_shape).any(axis=-1)
-        V = case.arrays["V"].astype(np.float64)
-        unmasked = sdpa_variant(case, "mask_ignored")[1]
-        for index in zip(*np.nonzero(dead)):
-            where = f" of query {format_index(index)} (every key masked)"
-            row = np.asarray(got["weights"][index], dtype=np.float64)
-            candidates = [np.full(case.k_len, 1.0 / case.k_len), unmasked[index]]
-            matched = next((candidate for candidate in candidates if close(row, candidate, FLOAT32_VS_FLOAT64)), None)
-            if matched is None:
-                failure = (describe_mismatch("the attention weights", candidates[0], row, where=where)
-                           + f"\nWith the -1e9 convention such a row's scores are all equal, so its weights are "
-                             f"uniform, 1/k_len = {1 / case.k_len:.4g} each.")
-            else:
-                out = np.asarray(got["output"][index], dtype=np.float64)
-                expected = matched @ V[index[0], index[1]]
-                if close(out, expected, FLOAT32_VS_FLOAT64) or close(out, np.zeros_like(expected), FLOAT32_VS_FLOAT64):
-                    continue
-                failure = describe_mismatch("the output", expected, out, where=where) + "; the output is weights @ V"
-            if weights_are_its_own(student, case):
-                raise CheckFailed(f"{case}\n{failure}")
+                              "masked. Expected uniform weights (1/k_len each): fill masked scores with -1e9 (not "
+                              "-inf), so that such a query's scores are all equal instead of giving 0/0.")
+        dead = zip(*np.nonzero(~kept(case.arrays["mask"], case.weights_shape).any(axis=-1)))
+        problems = {index: problem for index in dead if (problem := dead_row_problem(case, got, index))}
+        if not problems:
             return
+        own = student.call("sdpa", **{**case.request(grads=True), "mask": None})
+        problems = {index: problem for index, problem in problems.items() if not as_without_mask(got, own, index)}
+        if problems and weights_are_its_own(student, case):
+            raise CheckFailed(f"{case}\n{next(iter(problems.values()))}")
 
-    for_all(sdpa_cases(("padding", "causal", "full"), fully_masked=True), test, examples=15)
+    for large in (False, True):
+        for_all(sdpa_cases(("padding", "causal", "full"), fully_masked=True, large=large), test, examples=10)
 
 
 @check("sdpa_numerically_stable", part=PART, test_cell=CELL, points=1)
@@ -270,9 +306,11 @@ def sdpa_numerically_stable(student: Student) -> None:
     """Scores in the thousands give no NaN or inf, and values as right as for ordinary scores (a stable softmax).
 
     15 examples: integer Q and K entries up to 40 in size, d_k in 1, 4, 16 (so that the scores are
-    exact in float32 too), no mask or a bool padding mask.  The values must match the reference
-    unless the function is also wrong on the same shapes with ordinary inputs (sdpa_values reports
-    that): only large-score trouble counts here.
+    exact in float32 too), no mask or a bool padding mask.  Then 5 examples with a padding mask whose
+    every score lies between -40000 and -10000 (d_k = 16, integers again): a masked key still gets
+    no weight only if its score is the notebook's -1e9 (or lower), not a milder fill such as -1e4.
+    The values must match the reference unless the function is also wrong on the same shapes with
+    ordinary inputs (sdpa_values reports that): only large-score trouble counts here.
     """
     def test(case: SdpaCase) -> None:
         got = run_sdpa(student, case)
@@ -284,43 +322,52 @@ def sdpa_numerically_stable(student: Student) -> None:
                               "maximum before exp).")
         if right(got, sdpa_expected(case)):
             return
-        ordinary = replace(case, large=False)
+        ordinary = replace(case, large=False, far=False)
         if right(run_sdpa(student, ordinary), sdpa_expected(ordinary)):
-            problem = values_problem(case, got)
+            leak = mask_leak(case, got["weights"]) if case.far else None
+            problem = (f"{leak}. Every kept score here is below -1e4, so a fill of -1e4 is not low enough: use the "
+                       "notebook's -1e9" if leak else values_problem(case, got))
             if problem:
                 raise CheckFailed(f"{case}\n{problem}\nYour function is right for ordinary scores but not for large "
                                   "ones.")
 
     for_all(sdpa_cases(("none", "padding"), large=True), test, examples=15)
+    for_all(sdpa_cases(("padding",), far=True), test, examples=5)
 
 
 @check("sdpa_gradients", part=PART, test_cell=CELL, points=1)
 def sdpa_gradients(student: Student) -> None:
-    """Gradients flow through the output and the weights to Q, K and V, and equal the reference's.
+    """Gradients flow through the output to Q, K and V, and equal the reference's.
 
-    15 examples (no mask, bool padding or causal masks), backpropagating sum(output * g) + sum(weights * g').
-    The gradients' values are compared where the forward values are right (elsewhere other checks
-    report the mistake, and only the flow of gradients is judged).
+    15 examples (no mask, bool padding or causal masks), backpropagating sum(output * g) + sum(weights * g'),
+    or sum(output * g) alone when the weights come back detached: the notebook asks for the weights'
+    values (to look at them), not for a graph behind them.  The gradients' values are compared where
+    the forward values are right (elsewhere other checks report the mistake, and only the flow of
+    gradients is judged).
     """
     def test(case: SdpaCase) -> None:
         got = run_sdpa(student, case, grads=True)
         fail_on(case, shape_problem(got, case))
-        intro = f"{case}\nbackpropagating sum(output * g) + sum(weights * g'):\n"
-        for key, what in (("output", "output"), ("weights", "attention weights")):
-            if not got[f"{key}_requires_grad"]:
-                raise CheckFailed(f"{intro}no gradient can flow back through the {what} you return: it is detached "
-                                  "from the graph (.detach(), .data, torch.no_grad(), .numpy() or a new tensor built "
-                                  "from numbers); compute it with torch operations on Q, K, V")
+        through_weights = bool(got["weights_requires_grad"])
+        weights_term = " + sum(weights * g')" if through_weights else ""
+        intro = f"{case}\nbackpropagating sum(output * g){weights_term}:\n"
+        if not got["output_requires_grad"]:
+            raise CheckFailed(f"{intro}expected a gradient to flow back through the output you return, but it is "
+                              "detached from the graph: look for .detach(), .data, torch.no_grad(), .numpy() or a new "
+                              "tensor built from numbers on the way from Q, K, V to the output")
         missing = [name for name in "QKV" if got.get(f"grad_{name}") is None]
         if missing:
-            raise CheckFailed(f"{intro}no gradient reaches {', '.join(missing)}")
+            raise CheckFailed(f"{intro}expected gradients with respect to Q, K and V; none reaches "
+                              f"{', '.join(missing)}: is it used through torch operations only?")
         if not right(got, sdpa_expected(case)):
             return
-        expected = sdpa_expected_gradients(case)
+        expected = sdpa_expected_gradients(case, through_weights=through_weights)
         for name in "QKV":
             if not close(got[f"grad_{name}"], expected[name], FLOAT32_VS_FLOAT64):
                 raise CheckFailed(intro + describe_mismatch(f"the gradient with respect to {name}", expected[name],
-                                                            got[f"grad_{name}"]))
+                                                            got[f"grad_{name}"])
+                                  + ". Your forward values are right: look for an operation whose gradient differs "
+                                    "from its value's (a .detach() or .data inside the computation)")
 
     for_all(sdpa_cases(("none", "padding", "causal")), test, examples=15)
 

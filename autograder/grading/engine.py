@@ -5,14 +5,17 @@ nbgrader preprocessor and the notebook's hidden tests all come through it.
 """
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
 from autograder import ENGINE_VERSION
 from autograder.assignment.parts import PARTS, Part
 from autograder.assignment.submission import load_submission
+from autograder.assignment.tamper_scan import scan_submission
 from autograder.checks import ALL_CHECKS, Check, Student
-from autograder.errors import CheckFailed, StudentError, WorkerLost
+from autograder.errors import CheckFailed, MalformedReply, StudentError, WorkerLost
 from autograder.grading import scoring
 from autograder.grading.report import CheckResult, GradeReport
 from autograder.sandbox.limits import Limits
@@ -20,6 +23,7 @@ from autograder.sandbox.program import Program
 from autograder.sandbox.student import SandboxedStudent
 
 MAX_INCIDENT_FLAGS = 20
+BUDGET_FLAG = "the grading time budget"  # how that flag starts: "... (300 s) ran out in part-b-fix: ..."
 
 
 def run_check(check: Check, student: Student) -> tuple[CheckResult, str | None]:
@@ -36,6 +40,8 @@ def run_check(check: Check, student: Student) -> tuple[CheckResult, str | None]:
         output = f"your code raised:\n{exc}"
     except WorkerLost as exc:
         output = str(exc)
+        if isinstance(exc, MalformedReply):
+            flag = str(exc)
     except Exception as exc:  # a bug in a check must not stop the grading of the rest
         output = f"internal grader error in this check ({type(exc).__name__}: {exc}); tell the course staff"
         flag = f"{check.name}: internal grader error {type(exc).__name__}: {exc}"
@@ -45,30 +51,44 @@ def run_check(check: Check, student: Student) -> tuple[CheckResult, str | None]:
 
 
 def grade_part(part: Part, student_program: Program, limits: Limits, checks: Iterable[Check],
-               report: GradeReport) -> None:
-    student = SandboxedStudent(student_program, limits)
-    try:
-        for entry in checks:
-            result, flag = run_check(entry, student)
-            report.results.append(result)
-            if flag:
-                report.flags.append(flag)
-    finally:
-        student.close()
-    notes = report.notes.setdefault(part.tag, [])
-    if student.load and student.load.load_errors:
-        notes += [f"error while loading your code: {error}" for error in student.load.load_errors]
-    for reason in dict.fromkeys(student.lost):
-        report.flags.append(f"{part.tag}: {reason}")
-    report.flags += [f"{part.tag}: {incident}" for incident in student.incidents[:MAX_INCIDENT_FLAGS]]
+               report: GradeReport, deadline: float | None = None) -> None:
+    """Run ``checks`` on ``student_program``, each of the part's workers serving its own test cells."""
+    checks = list(checks)
+    load_errors: list[str] = []
+    for test_cells in part.workers():
+        program = dataclasses.replace(student_program, test_cells=test_cells)
+        student = SandboxedStudent(program, limits, deadline)
+        try:
+            for entry in checks:
+                if entry.test_cell not in test_cells:
+                    continue
+                result, flag = run_check(entry, student)
+                report.results.append(result)
+                if flag and flag not in report.flags:
+                    report.flags.append(flag)
+        finally:
+            student.close()
+        if student.load:
+            load_errors += student.load.load_errors
+        report.flags += [flag for flag in (f"{part.tag}: {reason}" for reason in dict.fromkeys(student.lost))
+                         if flag not in report.flags]
+        report.flags += [flag for flag in (f"{part.tag}: {incident}" for incident in student.incidents)
+                         if flag not in report.flags][:MAX_INCIDENT_FLAGS]
+        if student.budget_spent and not any(flag.startswith(BUDGET_FLAG) for flag in report.flags):
+            report.flags.append(f"{BUDGET_FLAG} ({limits.submission_seconds:g} s) ran out in {part.tag}: its remaining "
+                                "checks and every later part scored 0")
+    report.notes.setdefault(part.tag, []).extend(f"error while loading your code: {error}"
+                                                 for error in dict.fromkeys(load_errors))
 
 
 def grade_submission(path: str | Path, *, limits: Limits | None = None, parts: Iterable[str] | None = None) -> GradeReport:
     """Grade every (or the named) part of one submission file."""
     submission = load_submission(path)
     limits = limits or Limits()
+    deadline = time.monotonic() + limits.submission_seconds
     report = GradeReport(submission=Path(path).name, digest=submission.digest, engine_version=ENGINE_VERSION)
     report.flags += list(submission.problems)
+    report.flags += scan_submission(submission)  # evidence the student's code cannot erase: it never ran
     wanted = set(parts) if parts else {part.tag for part in PARTS}
     for part in PARTS:
         if part.tag not in wanted:
@@ -84,5 +104,5 @@ def grade_submission(path: str | Path, *, limits: Limits | None = None, parts: I
                                            scoring.check_score(entry.points, passed=False), float(entry.points), reason)
                                for entry in checks]
             continue
-        grade_part(part, program, limits, checks, report)
+        grade_part(part, program, limits, checks, report, deadline)
     return report

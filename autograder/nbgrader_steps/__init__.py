@@ -6,13 +6,15 @@ instead, and never ends a student's autograde without a grade or a flag:
 
 sanitize pass (``c.Autograde.sanitize_preprocessors``, ``c.Autograde.exporter_class``)
     ``SalvagingNotebookExporter`` reads a submission that is not valid JSON from the cells
-    recoverable in it; ``RestoreMissingCells`` (nbgrader's ``OverwriteCells``) also puts back
-    graded cells that are missing.
+    recoverable in it; ``RepairCellMetadata`` gives every cell the course's nbgrader metadata
+    for its grade_id (and flags what the file said otherwise); ``RestoreMissingCells``
+    (nbgrader's ``OverwriteCells``) also puts back graded cells that are missing.
 autograde pass (``c.Autograde.autograde_preprocessors``)
     ``TolerantExecute`` runs the notebook like nbgrader's ``Execute`` but records a kernel that
     dies or hangs and stops there; ``TrustedVerdicts`` (before ``SaveAutoGrades``) grades the
-    code with the engine and rewrites every autograded test cell's outputs so that nbgrader
-    reads exactly the engine's score; ``RecordFlags`` (after ``SaveAutoGrades``) flags the
+    code with the engine, in a child process with memory and time limits (``enginechild``),
+    and rewrites every autograded test cell's outputs so that nbgrader reads exactly the
+    engine's score; ``RecordFlags`` (after ``SaveAutoGrades``) flags the
     notebook in the gradebook with the reasons.
 export (``c.ExportApp.plugin_class``)
     ``FlaggedCsvExport`` is nbgrader's CSV with ``flagged`` and ``flags`` columns.
@@ -24,8 +26,9 @@ from importlib import import_module
 
 # Imported on first use, so that the kernel launcher (python -m ...confinedkernel) starts lean.
 _MODULES = {"FlaggedCsvExport": "flaggedcsvexport", "RecordFlags": "recordflags",
-            "RestoreMissingCells": "restoremissingcells", "SalvagingNotebookExporter": "salvagingexporter",
-            "TolerantExecute": "tolerantexecute", "TrustedVerdicts": "trustedverdicts"}
+            "RepairCellMetadata": "repaircellmetadata", "RestoreMissingCells": "restoremissingcells",
+            "SalvagingNotebookExporter": "salvagingexporter", "TolerantExecute": "tolerantexecute",
+            "TrustedVerdicts": "trustedverdicts"}
 __all__ = sorted(_MODULES)
 
 

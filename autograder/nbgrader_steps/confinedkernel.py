@@ -8,8 +8,11 @@ depend on what the kernel computes, but they do depend on the files and processe
 
 So the kernel is started through this module: ``ConfinedKernelManager`` (used by
 ``TolerantExecute``) puts ``python -m autograder.nbgrader_steps.confinedkernel SCRATCH ... --``
-before the kernel's command; that launcher confines itself with Landlock and then becomes the
-kernel (exec), confinement included.  The kernel may then
+before the kernel's command; that launcher takes the worker's resource limits
+(:class:`autograder.sandbox.limits.Limits`: memory, CPU time, file size, processes, open files),
+becomes a subreaper, confines itself with Landlock and then becomes the kernel (exec), all of
+that included.  When the notebook is done the manager kills the kernel with everything it
+started and removes what it left in /dev/shm (:mod:`.kernelleftovers`).  The kernel may then
 
 - read only the Python installation and system files, the data the notebook loads (NLTK data,
   caches under ``~/.cache``), its own connection file and, of this package, only the two files
@@ -35,24 +38,30 @@ from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 
+from autograder.nbgrader_steps.kernelleftovers import MARKER_VARIABLE, KernelLeftovers
+from autograder.sandbox.limits import Limits
+
 LAUNCHER = "autograder.nbgrader_steps.confinedkernel"
 PACKAGE = Path(__file__).resolve().parent.parent
 IMPORTED_IN_KERNEL = ("__init__.py", "notebook.py")  # what `from autograder.notebook import ...` reads
 PORT_KEYS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
-MARKER_VARIABLE = "AUTOGRADER_KERNEL_RUN"
 
 
 class ConfinedKernelManager(AsyncKernelManager):
     """An async kernel manager whose kernels start under the launcher below.
 
     ``confine`` says whether the launcher confines the kernel; ``run_marker`` is put in the
-    kernel's environment, which every process it starts inherits, so that what it leaves
-    behind can be found and killed (see ``TolerantExecute``).
+    kernel's environment, which every process it starts inherits.  With ``end_leftovers``,
+    shutting the kernel down first kills it with everything it started and removes its
+    /dev/shm files (:mod:`.kernelleftovers`).
     """
 
     confine: bool = True
     run_marker: str = ""
+    end_leftovers: bool = True
     scratch: str | None = None
+    leftovers: KernelLeftovers | None = None
+    kernel_pid: int | None = None
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         command = super().format_kernel_cmd(extra_arguments)
@@ -60,7 +69,26 @@ class ConfinedKernelManager(AsyncKernelManager):
         options = [f"--marker={self.run_marker}"] + ([] if self.confine else ["--unconfined"])
         return [sys.executable, "-m", LAUNCHER, self.scratch, *options, "--", *command]
 
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+        if self.end_leftovers:
+            self.leftovers = KernelLeftovers(self.run_marker)
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+        process = getattr(self.provisioner, "process", None)
+        self.kernel_pid = getattr(process, "pid", None)
+
+    async def shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+        """The notebook is done: nothing the kernel started survives it, so there is nothing to shut down gently."""
+        killed = self._end_leftovers()
+        await super().shutdown_kernel(now=now or killed, restart=restart)
+
+    def _end_leftovers(self) -> bool:
+        if self.leftovers is None:
+            return False
+        self.leftovers.end(self.kernel_pid, self.log)
+        return True
+
     async def cleanup_resources(self, restart: bool = False) -> None:
+        self._end_leftovers()
         await super().cleanup_resources(restart=restart)
         if self.scratch:
             shutil.rmtree(self.scratch, ignore_errors=True)
@@ -77,11 +105,23 @@ def main(argv: list[str]) -> None:
                IPYTHONDIR=os.path.join(scratch, "ipython"), JUPYTER_RUNTIME_DIR=os.path.join(scratch, "runtime"),
                HF_DATASETS_CACHE=os.path.join(scratch, "datasets"), PYTHONDONTWRITEBYTECODE="1")
     env[MARKER_VARIABLE] = marker
+    limit(Limits())
     if "--unconfined" not in options:
         note = confine(scratch, _connection_file(command))
         if note:
             print(f"[{LAUNCHER}] {note}", file=sys.stderr, flush=True)
     os.execve(command[0], command, env)
+
+
+def limit(limits: Limits) -> None:
+    """The worker's resource limits (memory, CPU, file size, processes, files), and orphans come back to the kernel.
+
+    Both are kept across the exec into the kernel and inherited by all it starts.
+    """
+    from autograder.sandbox.child.confine import become_subreaper, set_limits
+
+    set_limits(limits.rlimits())
+    become_subreaper()
 
 
 def confine(scratch: str, connection_file: str | None) -> str | None:

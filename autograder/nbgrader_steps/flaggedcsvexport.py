@@ -1,14 +1,14 @@
 """``nbgrader export``: nbgrader's CSV columns plus whether each submission is flagged, and why.
 
-Written with the csv module, so names or reasons containing commas stay in their column.
+Written with the csv module, so names or reasons containing commas stay in their column, and through
+the one spreadsheet rule (:mod:`autograder.csv_cells`), so a student id like ``=HYPERLINK(...)`` is text.
 """
 from __future__ import annotations
-
-import csv
 
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins.export import CsvExportPlugin
 
+from autograder.csv_cells import write_csv
 from autograder.nbgrader_steps.flags import submission_flags
 
 NBGRADER_COLUMNS = ("assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
@@ -23,10 +23,7 @@ class FlaggedCsvExport(CsvExportPlugin):
         destination = self.to or "grades.csv"
         self.log.info("Exporting grades (with autograder flags) to %s", destination)
         with open(destination, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(COLUMNS), lineterminator="\n")
-            writer.writeheader()
-            for row in self.rows(gradebook):
-                writer.writerow({key: "" if value is None else str(value) for key, value in row.items()})
+            write_csv(handle, COLUMNS, self.rows(gradebook))
 
     def rows(self, gradebook: Gradebook):
         wanted_assignments = {str(name) for name in self.assignment}

@@ -8,11 +8,13 @@ start with :data:`COMMENT_PREFIX`, which the formgrader, the feedback and the CS
 from __future__ import annotations
 
 from nbconvert.exporters.exporter import ResourcesDict
+from nbformat.notebooknode import NotebookNode
 from nbgrader.api import Gradebook, MissingEntry
 
 RESOURCES_KEY = "autograder"
 COMMENT_PREFIX = "Autograder flag: "
 SALVAGE_METADATA_KEY = "autograder_salvaged"
+CARRIED_METADATA_KEY = "autograder_sanitize_flags"
 
 
 def flags(resources: ResourcesDict) -> list[str]:
@@ -24,6 +26,21 @@ def add_flag(resources: ResourcesDict, reason: str) -> None:
     reasons = flags(resources)
     if reason not in reasons:
         reasons.append(reason)
+
+
+def carry_flags(nb: NotebookNode, reasons: list[str]) -> None:
+    """Keep the sanitize pass's flags for the autograde pass (each pass has its own ``resources``).
+
+    Always reset, so that a submission cannot bring flags of its own.
+    """
+    nb.metadata.pop(CARRIED_METADATA_KEY, None)
+    if reasons:
+        nb.metadata[CARRIED_METADATA_KEY] = list(reasons)
+
+
+def carried_flags(nb: NotebookNode) -> list[str]:
+    value = nb.metadata.get(CARRIED_METADATA_KEY)
+    return [str(reason) for reason in value] if isinstance(value, list) else []
 
 
 def flags_in_comment(text: str | None) -> list[str]:

@@ -7,11 +7,17 @@ places each one after its predecessor in the master notebook and fails with a ``
 when that predecessor is a read-only cell (here: ``test_attention_hook`` follows ``run_hook``).
 This version places a missing cell after the nearest earlier master cell the notebook still
 has, or first if there is none.
+
+It also warns "Attribute 'checksum' ... has changed!" only for a locked cell the student
+changed.  The master copy of a test cell holds its hidden tests, which the released copy does
+not, so stock nbgrader warns for every test cell with hidden tests on every autograde; a cell
+still as released (its own checksum says so) only gets its hidden tests back.
 """
 from __future__ import annotations
 
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
+from nbgrader import utils
 from nbgrader.preprocessors import OverwriteCells
 from traitlets import Bool
 
@@ -19,10 +25,24 @@ from traitlets import Bool
 class RestoreMissingCells(OverwriteCells):
     """Overwrite locked and test cells from the gradebook, and put back the graded cells that are missing."""
 
+    _as_released = False  # whether the cell being overwritten is still as it was released
+
     add_missing_cells = Bool(
         True,
         help="Put graded (and task) cells missing from the submission back, from the master copy in the gradebook.",
     ).tag(config=True)
+
+    def preprocess_cell(self, cell: NotebookNode, resources: ResourcesDict,
+                        index: int) -> tuple[NotebookNode, ResourcesDict]:
+        released = cell.metadata.get("nbgrader", {}).get("checksum")
+        self._as_released = released is not None and released == utils.compute_checksum(cell)
+        return super().preprocess_cell(cell, resources, index)
+
+    def report_change(self, name: str, attr: str, old: object, new: object) -> None:
+        if attr == "checksum" and self._as_released:
+            self.log.debug("cell %s is as released: putting back its hidden tests", name)
+            return
+        super().report_change(name, attr, old, new)
 
     def add_missing_grade_cells(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
         master = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)

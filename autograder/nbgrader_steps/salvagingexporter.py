@@ -1,8 +1,8 @@
 """Read a submitted notebook that is not a valid notebook file, instead of giving up on it.
 
 nbgrader reads each submission with ``nbformat.read``; a file that is not JSON (cut off by an
-upload, edited by hand, a merge conflict) raises, and that student gets nothing in the
-gradebook, which ends as a silent 0.  This exporter (``c.Autograde.exporter_class``) reads such
+upload, edited by hand, a merge conflict, nested too deep for Python's parser) raises, and that
+student gets nothing in the gradebook, which ends as a silent 0.  This exporter (``c.Autograde.exporter_class``) reads such
 a file as well as it can: the complete cells found in it, rebuilt as valid cells, the same
 way the engine's :mod:`autograder.assignment.submission` recovers them.  The sanitize steps then restore
 the course's locked and test cells as for any submission, and the reason travels in the
@@ -18,7 +18,7 @@ from nbconvert.exporters import NotebookExporter
 from nbformat.notebooknode import NotebookNode
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_cell
 
-from autograder.assignment.submission import salvage_cells
+from autograder.assignment.submission import deep_json_problem, parse_notebook
 from autograder.nbgrader_steps.flags import SALVAGE_METADATA_KEY
 
 _CELL_FACTORIES = {"code": new_code_cell, "markdown": new_markdown_cell, "raw": new_raw_cell}
@@ -49,21 +49,22 @@ class SalvagingNotebookExporter(NotebookExporter):
 
 def read_notebook(text: str) -> tuple[NotebookNode, str | None]:
     """The notebook in ``text`` and None; or, if it is damaged, what could be recovered and why."""
-    try:
-        nb = nbformat.reads(text, as_version=4)
-    except Exception as exc:  # nbformat raises many types for bad input
-        cells = [cell for cell in map(_rebuild_cell, salvage_cells(text)) if cell is not None]
-        return new_notebook(cells=cells), (
-            f"the notebook file is not valid JSON ({type(exc).__name__}); it was graded from the "
-            f"{len(cells)} complete cells recovered from it")
+    parsed = parse_notebook(text)
+    deep = [deep_json_problem(parsed.replaced)] if parsed.replaced else []
+    if parsed.notebook is None:
+        cells = [cell for cell in map(_rebuild_cell, parsed.cells) if cell is not None]
+        return new_notebook(cells=cells), "; ".join(deep + [
+            f"the notebook file is not valid JSON ({parsed.error}); it was graded from the "
+            f"{len(cells)} complete cells recovered from it"])
+    nb = parsed.notebook
     try:
         nbformat.validate(nb)
     except nbformat.ValidationError as exc:
         cells = [cell for cell in map(_rebuild_cell, nb.get("cells") or []) if cell is not None]
-        return new_notebook(cells=cells, metadata=_plain_dict(nb.get("metadata"))), (
+        return new_notebook(cells=cells, metadata=_plain_dict(nb.get("metadata"))), "; ".join(deep + [
             f"the notebook file does not follow the notebook format ({' '.join(str(exc.message).split())[:200]}); "
-            f"it was graded from the {len(cells)} readable cells in it")
-    return nb, None
+            f"it was graded from the {len(cells)} readable cells in it"])
+    return nb, "; ".join(deep) or None
 
 
 def _rebuild_cell(cell: Any) -> NotebookNode | None:

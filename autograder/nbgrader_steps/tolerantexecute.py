@@ -6,15 +6,14 @@ gradebook gets no grade at all.  Here the run stops at that cell instead: the re
 the cell's output and the notebook's flags, the cells after it are marked as not run (so
 nbgrader cannot mistake an empty output for a pass), and the trusted grader still grades the
 code, which never depended on this kernel.  A kernel that dies before its first cell is started
-again (a few times) before that counts as a failure.  The kernel itself runs confined (see
-:mod:`autograder.nbgrader_steps.confinedkernel`), and whatever it left running is killed.
+again (a few times) before that counts as a failure.  The kernel itself runs confined, with the
+worker's resource limits (see :mod:`autograder.nbgrader_steps.confinedkernel`), and whatever it
+left running or in /dev/shm is removed (:mod:`autograder.nbgrader_steps.kernelleftovers`).
 """
 from __future__ import annotations
 
-import os
 import uuid
 
-import psutil
 from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbconvert.exporters.exporter import ResourcesDict
@@ -23,8 +22,9 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer
 
-from autograder.nbgrader_steps.confinedkernel import MARKER_VARIABLE, ConfinedKernelManager
+from autograder.nbgrader_steps.confinedkernel import ConfinedKernelManager
 from autograder.nbgrader_steps.flags import add_flag
+from autograder.nbgrader_steps.kernelleftovers import kill_marked_processes
 
 
 class TolerantExecute(Execute):
@@ -45,8 +45,9 @@ class TolerantExecute(Execute):
 
     kill_leftovers = Bool(
         True,
-        help="After the run, kill every process the kernel left behind (found by a marker in their "
-             "environment), so that nothing it started outlives grading.",
+        help="After the run, kill the kernel with every process it started (whatever their session or "
+             "environment) and remove the files it left in /dev/shm, so that nothing it started outlives "
+             "its notebook (autograder.nbgrader_steps.kernelleftovers).",
     ).tag(config=True)
 
     kernel_start_attempts = Integer(
@@ -65,6 +66,7 @@ class TolerantExecute(Execute):
         manager = super().create_kernel_manager()
         if isinstance(manager, ConfinedKernelManager):
             manager.confine, manager.run_marker = self.confine_kernel, self._marker
+            manager.end_leftovers = self.kill_leftovers
         return manager
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
@@ -84,8 +86,8 @@ class TolerantExecute(Execute):
                 self._record(f"the notebook's kernel failed outside a cell ({type(exc).__name__}: {_short(exc)})")
                 return nb, resources
             finally:
-                if self.kill_leftovers:
-                    _kill_marked_processes(self._marker, self.log)
+                if self.kill_leftovers:  # the kernel manager ended its tree; a kernel that never started has none
+                    kill_marked_processes(self._marker, self.log)
 
     def preprocess_cell(self, cell: NotebookNode, resources: ResourcesDict,
                         index: int) -> tuple[NotebookNode, ResourcesDict]:
@@ -140,24 +142,3 @@ def _short(exc: BaseException) -> str:
 
 def _error_output(name: str, message: str) -> NotebookNode:
     return new_output("error", ename=name, evalue=message, traceback=[f"{name}: {message}"])
-
-
-def _kill_marked_processes(marker: str, log) -> None:
-    """Kill every process whose environment carries this run's marker: the kernel's leftovers."""
-    for _ in range(3):
-        victims = []
-        for process in psutil.process_iter():
-            try:
-                if process.pid != os.getpid() and process.environ().get(MARKER_VARIABLE) == marker:
-                    victims.append(process)
-            except psutil.Error:
-                pass
-        if not victims:
-            return
-        for victim in victims:
-            try:
-                log.warning("killing process %d (%s) left behind by the student's kernel", victim.pid, victim.name())
-                victim.kill()
-            except psutil.Error:
-                pass
-        psutil.wait_procs(victims, timeout=2)

@@ -6,15 +6,16 @@ credit, anything else is full marks.  All of that is what the student's kernel p
 submission that patches ``torch.allclose`` or returns objects equal to everything passes.
 
 This step grades the submitted code with :func:`autograder.grading.engine.grade_submission` (each part
-in a confined worker, every verdict in this process) and replaces the outputs of every test
+in a confined worker, every verdict in a grading process of its own with memory and time limits,
+see :mod:`.enginechild`) and replaces the outputs of every test
 cell the engine has checks for with exactly two: the per-check feedback (stdout) and the
 engine's score as the cell's value, so that ``determine_grade`` returns that score and nothing
 the kernel printed survives.  Test cells the engine does not know keep nbgrader's scoring.
 """
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
+import hashlib
+import json
 
 import nbformat
 from nbconvert.exporters.exporter import ResourcesDict
@@ -22,12 +23,16 @@ from nbformat.notebooknode import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import List, Unicode
+from traitlets import Float, Integer, List, Unicode
 
+from autograder import ENGINE_VERSION
 from autograder.assignment.parts import PARTS
+from autograder.batch.isolate import Task, run_isolated
+from autograder.checks import ALL_CHECKS
 from autograder.grading import scoring
-from autograder.grading.report import GradeReport
-from autograder.nbgrader_steps.flags import SALVAGE_METADATA_KEY, add_flag, flags
+from autograder.grading.report import CheckResult, GradeReport
+from autograder.nbgrader_steps import enginechild
+from autograder.nbgrader_steps.flags import SALVAGE_METADATA_KEY, add_flag, carried_flags, flags
 
 METADATA_KEY = "autograder"
 
@@ -42,14 +47,30 @@ class TrustedVerdicts(NbGraderPreprocessor):
              "part.  Test cells of the parts left out keep nbgrader's own scoring: for test courses only.",
     ).tag(config=True)
 
+    memory_limit = Integer(
+        4 * 2**30,
+        min=2**30,
+        help="Address space (bytes, RLIMIT_AS) of the process that grades one notebook with the engine (an honest "
+             "grading of the whole course peaks at 1.4 GiB); past it that notebook's checks score 0 and it is flagged.",
+    ).tag(config=True)
+
+    time_limit = Float(
+        900.0,
+        min=1.0,
+        help="Seconds the engine may take on one notebook, in all; past them the grading process and everything it "
+             "started are killed, the notebook's checks score 0 and it is flagged.",
+    ).tag(config=True)
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        _load_trusted_code()
+        enginechild.start(self.memory_limit)  # before any student kernel runs: see enginechild
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
         salvaged = nb.metadata.get(SALVAGE_METADATA_KEY)
         if salvaged:
             add_flag(resources, str(salvaged))
+        for reason in carried_flags(nb):
+            add_flag(resources, reason)
         self.report = self._grade(nb, resources)
         for reason in self.report.flags:
             add_flag(resources, reason)
@@ -84,21 +105,23 @@ class TrustedVerdicts(NbGraderPreprocessor):
     def _grade(self, nb: NotebookNode, resources: ResourcesDict) -> GradeReport:
         """Grade the notebook as nbgrader read it before the kernel ran (its cell sources; outputs do not matter).
 
-        Not the file on disk: the student's kernel could have rewritten that while it ran.
+        Not the file on disk: the student's kernel could have rewritten that while it ran.  The
+        engine runs in a child process (:mod:`.enginechild`); if that fails, every check scores 0
+        and the notebook is flagged, and the class run goes on.
         """
-        from autograder.grading.engine import grade_submission
-
         info = resources.get("nbgrader", {})
         name = f"{info.get('student', 'student')}-{info.get('notebook', 'notebook')}.ipynb"
-        with tempfile.TemporaryDirectory(prefix="autograder-nbgrader-") as folder:
-            path = Path(folder) / name
-            path.write_text(nbformat.writes(nb), encoding="utf-8")
-            self.log.info("grading %s with the trusted engine", name)
-            try:
-                return grade_submission(path, parts=self.parts or None)
-            except Exception as exc:
-                raise RuntimeError(f"the trusted grading engine failed on {name}; nothing was recorded for it "
-                                   f"({type(exc).__name__}: {exc})") from exc
+        content = nbformat.writes(nb).encode("utf-8")
+        self.log.info("grading %s with the trusted engine, in a child process", name)
+        task = Task(student=str(info.get("student", "student")), filename=name, content=content,
+                    parts=tuple(self.parts) or None, grader=enginechild.GRADER)
+        outcome = run_isolated(task, timeout=self.time_limit)
+        if outcome.report_json is not None:
+            return GradeReport.from_gradescope(json.loads(outcome.report_json))
+        reason = (f"the trusted grading engine failed on this notebook ({outcome.failure}; its memory limit is "
+                  f"{self.memory_limit / 2**30:g} GiB): every check scored 0")
+        self.log.error("%s: %s", name, reason)
+        return _nothing_graded(name, hashlib.sha256(content).hexdigest(), reason, self.parts)
 
     def _verdict(self, grade_id: str, points: float, resources: ResourcesDict) -> tuple[float, str]:
         """The cell's score in its own points, and the text the student sees under it."""
@@ -127,14 +150,10 @@ class TrustedVerdicts(NbGraderPreprocessor):
         return shown
 
 
-def _load_trusted_code() -> None:
-    """Import the engine and read the course's code now, before any student kernel runs.
-
-    The kernel runs as the grader's user; whatever it changes on disk must not reach code the
-    grader has not loaded yet.
-    """
-    from autograder.assignment import course
-    from autograder.grading import engine  # noqa: F401
-
-    for part in PARTS:
-        course.cells(part.course_cells)
+def _nothing_graded(name: str, digest: str, reason: str, parts: list[str]) -> GradeReport:
+    """A report in which every check of the graded parts scored 0 for ``reason`` (scoring rule 3)."""
+    wanted = set(parts) or {part.tag for part in PARTS}
+    report = GradeReport(submission=name, digest=digest, engine_version=ENGINE_VERSION, flags=[reason])
+    report.results = [CheckResult(entry.name, entry.part, entry.test_cell, scoring.check_score(entry.points, passed=False),
+                                  float(entry.points), reason) for entry in ALL_CHECKS if entry.part in wanted]
+    return report

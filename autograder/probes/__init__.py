@@ -3,7 +3,10 @@
 A probe takes the student's namespace and plain data (numpy arrays, numbers) and returns
 plain data.  It judges nothing: the grader compares what comes back with the reference in
 its own process.  Probes register with ``@probe``; their names are the protocol's verbs.
-Each part's probes live in a module of this package.
+The probes of test cell ``test_X`` live in module ``X`` of this package, and a worker loads
+only the modules of the test cells it serves: the MHA probes hold the notebook's attention
+formula (to tell an MHA mistake from an attention one), so the worker that grades the
+student's own attention must not have it to borrow.
 """
 from __future__ import annotations
 
@@ -101,6 +104,16 @@ def backpropagate_outputs(result: dict[str, Any], pairs: list[tuple[str, torch.T
 
 
 def load_all() -> None:
-    """Import every probe module (the worker does this before it locks itself down)."""
+    """Import every probe module (the notebook's hidden tests, which run in the student's own kernel)."""
     for module in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{module.name}")
+
+
+def load_for(test_cells: list[str]) -> None:
+    """Import the probe modules of these test cells (a worker, before it locks itself down)."""
+    available = {module.name for module in pkgutil.iter_modules(__path__)}
+    for cell in test_cells:
+        name = cell.removeprefix("test_")
+        if name not in available:
+            raise ValueError(f"no probe module for test cell {cell!r}")
+        importlib.import_module(f"{__name__}.{name}")

@@ -107,9 +107,7 @@ def mha(namespace: dict[str, Any], embed_dim: int, num_heads: int, parameters: d
         context, weights = unpack_pair(module(inputs, m), "MultiHeadAttention.forward")
         result: dict[str, Any] = {"context": to_array(context, "the context vector"),
                                   "weights": to_array(weights, "the attention weights"),
-                                  "x_after": as_left(inputs), "mask_after": as_left(m),
-                                  "extra_parameters": sorted(n for n, _ in module.named_parameters()
-                                                             if n.split(".")[0] not in ATTENTION_LAYERS)}
+                                  "x_after": as_left(inputs), "mask_after": as_left(m)}
         if wants_grad:
             backpropagate_outputs(result, [("context", context, grad_output), ("weights", weights, grad_weights)])
             result["grad_x"] = grad_of(leaves[0])

@@ -17,7 +17,9 @@ What the grader does from outside, here:
   ``setsid`` daemon) come back to the worker, which is a subreaper, or else to the grading
   process, which is one too; they are recognised by their seccomp filter, which the student's
   code cannot remove;
-- what the worker's monitor saw (its incidents file) becomes the worker's ``incidents``.
+- what the worker's monitor saw becomes the worker's ``incidents``: it writes them into a pipe whose
+  read end only the grader holds, and the grader checks from outside, in ``/proc/<pid>/fd``, that
+  the worker's end is still that pipe (closing or replacing it is itself an incident).
 
 SECURITY.md at the repository root says which attacks this stops and which it only detects.
 """
@@ -25,7 +27,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 import subprocess
 import sys
 import tempfile
@@ -39,7 +40,7 @@ from autograder.sandbox.limits import Limits
 from autograder.sandbox.proctree import become_subreaper, descendants, kill_tree, reap, register_worker, unregister_worker
 from autograder.sandbox.program import LoadReport, Program
 from autograder.sandbox.readable import guarded_prefixes, worker_readable_roots
-from autograder.sandbox.shared import INCIDENTS_FILE, MAX_INCIDENTS, PROGRESS_FILE, PROJECT_ROOT, signal_name
+from autograder.sandbox.shared import MAX_INCIDENTS, PROGRESS_FILE, PROJECT_ROOT, signal_name
 from autograder.sandbox.usage import disk_usage, format_size, memory, threads
 
 LOADING = "loading your code"
@@ -60,7 +61,13 @@ class WorkerHandle:
         self.started = 0.0
         self.incidents: list[str] = []
         self._pid = 0
-        self._incidents_offset = 0
+        self._incidents_read = -1
+        self._incidents_fd = -1   # the number of the pipe's write end in the worker
+        self._incidents_link = ""
+        self._incidents_buffer = b""
+        self._channel_broken = False
+        self._reply_fd = -1
+        self._inspectable = False  # whether this machine lets the grader read the worker's /proc/<pid>/fd
         self._stop_reason: str | None = None
         self._stopping = threading.Event()
         self._kill_lock = threading.Lock()
@@ -72,6 +79,11 @@ class WorkerHandle:
         self.scratch = tempfile.mkdtemp(prefix="autograder-scratch-")
         request_read, request_write = os.pipe()
         reply_read, reply_write = os.pipe()
+        self._incidents_read, incidents_write = os.pipe()
+        os.set_blocking(self._incidents_read, False)
+        self._incidents_fd = incidents_write
+        self._reply_fd = reply_write  # its number in the worker
+        self._incidents_link = f"pipe:[{os.fstat(incidents_write).st_ino}]"
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.scratch, "TMPDIR": self.scratch,
                "PYTHONPATH": PROJECT_ROOT, "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1",
                "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
@@ -80,10 +92,12 @@ class WorkerHandle:
                "LANG": "C.UTF-8", "MPLBACKEND": "Agg"}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "autograder.sandbox.child.main", str(request_read), str(reply_write)],
-            pass_fds=(request_read, reply_write), cwd=self.scratch, env=env, start_new_session=True,
+            pass_fds=(request_read, reply_write, incidents_write), cwd=self.scratch, env=env, start_new_session=True,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(request_read)
         os.close(reply_write)
+        os.close(incidents_write)
+        self._inspectable = self._fd_link(self.process.pid, self._incidents_fd) == self._incidents_link
         self._pid = self.process.pid
         self._requests, self._replies = request_write, reply_read
         os.set_blocking(self._requests, False)
@@ -95,6 +109,7 @@ class WorkerHandle:
                                 "statement_seconds": self.limits.statement_seconds,
                                 "load_seconds": self.limits.load_seconds},
                     "trusted": self.program.trusted, "student": self.program.student, "skip": sorted(self.skip),
+                    "test_cells": list(self.program.test_cells), "incidents_fd": self._incidents_fd,
                     "readable": worker_readable_roots(), "guarded": guarded_prefixes(self.scratch)},
                    self.limits.load_seconds, LOADING)
         reply = self._receive(self.limits.load_seconds, LOADING)
@@ -162,23 +177,49 @@ class WorkerHandle:
         raise WorkerLost(reason)
 
     def _collect_incidents(self) -> None:
-        """New lines of the worker's incidents file (written by its monitor, so the student's to forge)."""
-        if not self.scratch or len(self.incidents) >= MAX_INCIDENTS:
+        """New lines from the monitor's pipe, and whether the worker's end of it is still that pipe."""
+        if self._incidents_read < 0:
             return
-        try:
-            with open(os.path.join(self.scratch, INCIDENTS_FILE), "rb") as handle:
-                if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                    return
-                handle.seek(self._incidents_offset)
-                data = handle.read(64 * 1024)
-        except OSError:
-            return
-        complete = data[:data.rfind(b"\n") + 1]
-        self._incidents_offset += len(complete)
+        self._check_channel()
+        while True:
+            try:
+                data = os.read(self._incidents_read, 64 * 1024)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                return
+            if not data:
+                break
+            if len(self.incidents) < MAX_INCIDENTS:
+                self._incidents_buffer += data
+        complete, _, self._incidents_buffer = self._incidents_buffer.rpartition(b"\n")
         for line in complete.decode("utf-8", errors="replace").splitlines():
             line = " ".join(line.split())[:500]
             if line and line not in self.incidents and len(self.incidents) < MAX_INCIDENTS:
                 self.incidents.append(line)
+
+    @staticmethod
+    def _fd_link(pid: int, fd: int) -> str:
+        try:
+            return os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:
+            return "closed"
+        except PermissionError:
+            return "hidden from the grader"
+        except OSError:
+            return ""
+
+    def _check_channel(self) -> None:
+        """From outside the student's process: is the worker's incident descriptor still our pipe?"""
+        if self._channel_broken or not self._inspectable or self.process is None or self.process.poll() is not None:
+            return
+        link = self._fd_link(self._pid, self._incidents_fd)
+        exiting = link == "closed" and self._fd_link(self._pid, self._reply_fd) == "closed"
+        if link in ("", self._incidents_link) or exiting or self.process.poll() is not None:
+            return  # ours, or the process is going away (its descriptors go with it)
+        self._channel_broken = True
+        self.incidents.insert(0, "tampering: your code closed or replaced the grader's incident channel "
+                                 f"(descriptor {self._incidents_fd} is now {link})")
 
     def _statement_running(self) -> str | None:
         """Which of the student's statements the worker was running (its own word: it only decides what to skip)."""
@@ -210,11 +251,12 @@ class WorkerHandle:
             self._watchdog.join(timeout=10)
         if self.process is not None:
             self._collect_incidents()
-            for fd in (self._requests, self._replies):
+            for fd in (self._requests, self._replies, self._incidents_read):
                 try:
                     os.close(fd)
                 except OSError:
                     pass
+            self._incidents_read = -1
             with self._kill_lock:
                 victims = kill_tree(self._pid, self.started)
             self.process.wait()

@@ -14,12 +14,16 @@ class Limits:
     worker may run on top of what its uid already runs.  ``spawn`` allows the student's code
     to start processes at all (off by default: no fork, no exec).  ``disk_bytes`` and
     ``disk_files`` bound the scratch directory, ``file_bytes`` each file, ``output_bytes``
-    what is kept of the code's printed output.
+    what is kept of the code's printed output.  ``submission_seconds`` is the budget of one whole
+    submission (every part, every check, every restart): past it the remaining checks score 0
+    and the submission is flagged.  An honest grading takes 20-40 s on a 2-core machine
+    (benchmarks/grading_speed.out), so the default is a small multiple of that.
     """
 
+    submission_seconds: float = 300.0
     load_seconds: float = 90.0
     statement_seconds: float = 10.0   # each top-level statement of the student's code, while loading
-    call_seconds: float = 30.0
+    call_seconds: float = 10.0        # each probe call; honest ones take under 0.3 s (the learning check sets its own)
     memory_bytes: int = 6 * 2**30
     file_bytes: int = 64 * 2**20
     cpu_seconds: int = 900

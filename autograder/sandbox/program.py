@@ -17,6 +17,7 @@ class Program:
 
     trusted: list[tuple[str, str]]
     student: list[tuple[str, str]]
+    test_cells: tuple[str, ...] = ()  # whose probes the worker loads (see autograder.probes.load_for)
 
 
 @dataclass

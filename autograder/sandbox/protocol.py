@@ -22,7 +22,10 @@ from typing import Any
 
 import numpy as np
 
-MAX_MESSAGE_BYTES = 256 * 2**20
+# An honest full grading's largest reply is 0.7 MB (the hook run); 32 MB bounds what decoding one
+# reply can make the grader allocate (JSON of small integers: about 10x its size) well under 1 GB.
+MAX_MESSAGE_BYTES = 32 * 2**20
+MAX_REQUEST_BYTES = 256 * 2**20  # what the worker accepts from the grader (the student's cells travel in one)
 MAX_NESTING = 64
 ALLOWED_DTYPES = frozenset({"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"})
 _HEADER = struct.Struct("!Q")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 
-INCIDENTS_FILE = ".incidents"   # the monitor's notes, one line each, read by the grader for its flags
 MAX_INCIDENTS = 20
 PROGRESS_FILE = ".loading"      # "<block>:<statement>\t<cell, line>" of the statement the worker is loading
 PR_SET_CHILD_SUBREAPER = 36     # prctl: orphans of our descendants come back to us

@@ -29,6 +29,22 @@ def test_a_hook_fixture_gets_its_expected_grade(graded, expected_verdicts, name)
     assert_as_expected(graded(name, attention_hook.PART), expected_verdicts("part_b")[name])
 
 
+FORGED = Path(__file__).parents[1] / "submissions" / "forged_hook"
+
+
+@pytest.fixture(scope="module")
+def graded_forgeries():
+    yield from part_b_grader(FORGED)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(path.name for path in FORGED.glob("*.py")))
+def test_a_forged_hook_earns_only_what_its_code_earns(graded_forgeries, expected_verdicts, name):
+    """Claims rewritten by the student's code in the worker (issue 14, item 2) and a reply built to make
+    the grader allocate (item 5): the numbers decide, and the forgery is flagged."""
+    assert_as_expected(graded_forgeries(name, attention_hook.PART), expected_verdicts("forged_hook")[name])
+
+
 def test_the_hook_checks_are_worth_the_notebooks_points():
     assert sum(entry.points for entry in ALL_CHECKS if entry.test_cell == attention_hook.CELL) == 10
 

@@ -26,3 +26,62 @@ def test_the_notebook_front_door_runs_the_same_checks_on_live_objects():
 
     report = check_namespace("test_mha", notebook_namespace())
     assert report.score == sum(entry.points for entry in ALL_CHECKS if entry.test_cell == "test_mha"), report.text()
+
+
+MODULE = '''
+def scaled_dot_product_attention(Q, K, V, mask=None):
+    scores = Q @ K.transpose(-2, -1) / math.sqrt(Q.size(-1))
+    if mask is not None:
+        scores = scores.masked_fill(mask == 0, -1e9)
+    weights = torch.softmax(scores, dim=-1)
+    return weights @ V, weights
+
+
+class MultiHeadAttention(nn.Module):
+    def __init__(self, embed_dim, num_heads):
+        super().__init__()
+        self.num_heads, self.head_dim = num_heads, embed_dim // num_heads
+        self.W_q, self.W_k = nn.Linear(embed_dim, embed_dim), nn.Linear(embed_dim, embed_dim)
+        self.W_v, self.W_o = nn.Linear(embed_dim, embed_dim), nn.Linear(embed_dim, embed_dim)
+
+    def forward(self, x, mask=None):
+        b, n, e = x.shape
+        Q, K, V = (w(x).view(b, n, self.num_heads, self.head_dim).transpose(1, 2) for w in (self.W_q, self.W_k, self.W_v))
+        context, weights = ATTENTION
+        return self.W_o(context.transpose(1, 2).reshape(b, n, e)), RETURNED
+'''
+INLINE_NEG_INF = ("(lambda s: (torch.softmax(s, -1) @ V, torch.softmax(s, -1)))("
+                  "(Q @ K.transpose(-2, -1) / math.sqrt(self.head_dim)).masked_fill(mask == 0, float('-inf')) "
+                  "if mask is not None else Q @ K.transpose(-2, -1) / math.sqrt(self.head_dim))")
+
+
+def module_student(attention="scaled_dot_product_attention(Q, K, V, mask)", returned="weights"):
+    from test_sdpa import live_student
+
+    return live_student(MODULE.replace("ATTENTION", attention).replace("RETURNED", returned))
+
+
+def test_a_fully_padded_sequence_fails_a_module_whose_own_attention_fills_minus_infinity():
+    import pytest
+
+    from autograder.checks.mha import mha_mask
+    from autograder.errors import CheckFailed
+
+    mha_mask.run(module_student())
+    with pytest.raises(CheckFailed, match="padding only"):
+        mha_mask.run(module_student(INLINE_NEG_INF))
+
+
+def test_a_per_head_loop_with_the_same_mask_for_each_head_passes_the_mask_check():
+    from autograder.checks.mha import mha_mask
+
+    loop = ("(lambda pairs: (torch.cat([p[0] for p in pairs], 1), torch.cat([p[1] for p in pairs], 1)))("
+            "[scaled_dot_product_attention(Q[:, h:h + 1], K[:, h:h + 1], V[:, h:h + 1], mask) "
+            "for h in range(self.num_heads)])")
+    mha_mask.run(module_student(loop))
+
+
+def test_detached_weights_keep_the_module_gradient_points():
+    from autograder.checks.mha import mha_gradients
+
+    mha_gradients.run(module_student(returned="weights.detach()"))

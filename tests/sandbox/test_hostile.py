@@ -49,6 +49,8 @@ SPAWN = dataclasses.replace(LIMITS, spawn=True, processes=64, call_seconds=20)
 HOSTILE = Path(__file__).resolve().parents[1] / "submissions" / "hostile"
 DAEMON_MARKER = Path("/tmp/autograder-hostile-daemon-escaped")
 HONEST = (HOSTILE / "honest.py").read_text()
+# what the static scan of each hostile file must flag (kept with the scan's own fixtures)
+SCANNED = json.loads((HOSTILE.parent / "tampering" / "expected.json").read_text())["_hostile"]
 
 
 # --------------------------------------------------------------------------- what each must get
@@ -118,6 +120,9 @@ EXPECTED: dict[str, Expect] = {
     # what the checks make of garbage is theirs to say (today: an internal error flag on one check)
     "patches_probes": Expect("fail", "pass", incidents=(r"replaced autograder\.probes\.PROBES\.sdpa",),
                              tolerated="internal grader error"),
+    "silences_incidents": Expect("pass", "pass", (r"tampering: your code closed or replaced the grader's incident channel",),
+                                 incidents=(r"closed or replaced the grader's incident channel "
+                                            r"\(descriptor \d+ is now /dev/null",)),
     "protocol_forgery": Expect("pass", "fail", ("part-a: the process running your code broke the grader's protocol "
                                                 "while running mha",), outputs="broke the grader's protocol"),
     # notebooks (built below)
@@ -308,8 +313,10 @@ def check_expectations(name: str, report: GradeReport) -> None:
         assert any(re.search(pattern, flag) for flag in report.flags), (name, pattern, report.flags)
     allowed = list(expect.flags) + ([expect.tolerated] if expect.tolerated else [])
     noted = {f"part-a: {incident}" for incident in incidents_of(report)}
-    unexpected = [flag for flag in report.flags
-                  if flag not in noted and not any(re.search(pattern, flag) for pattern in allowed)]
+    scanned = SCANNED.get(f"{name}.py", {}).get("flags", [])
+    assert all(flag in report.flags for flag in scanned), (name, scanned, report.flags)
+    unexpected = [flag for flag in report.flags if flag not in noted and flag not in scanned
+                  and not any(re.search(pattern, flag) for pattern in allowed)]
     assert unexpected == [], (name, unexpected)
     if expect.notes:
         notes = [note for key, part_notes in report.notes.items() if key != INCIDENTS for note in part_notes]
@@ -341,8 +348,10 @@ def test_hostile_submission_scores_and_flags_as_in_expected_json(name, batch, ex
     assert {r.name: r.score for r in report.results} == expected["checks"], report.flags
     for text in expected["flags"]:
         assert any(text in flag for flag in report.flags), (text, report.flags)
+    scanned = SCANNED.get(f"{name}.py", {}).get("flags", [])
+    assert all(flag in report.flags for flag in scanned), (scanned, report.flags)
     if not expected["flags"]:
-        assert report.flags == [], report.flags
+        assert [flag for flag in report.flags if flag not in scanned] == [], report.flags
 
 
 def test_honest_submissions_in_the_batch_get_what_they_get_alone(batch):

@@ -24,7 +24,7 @@ import types
 from typing import Any
 
 from autograder.sandbox.child.monitor import MONITOR
-from autograder.sandbox.shared import PACKAGE_DIR, PROGRESS_FILE
+from autograder.sandbox.shared import PROGRESS_FILE, PROJECT_ROOT
 
 _DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 LOAD_RESERVE = 0.25  # the share of the load budget kept for definitions once statements have used the rest
@@ -44,12 +44,22 @@ def notebook_namespace() -> dict[str, Any]:
 
 
 def student_traceback(exc: BaseException) -> str:
+    """What the student sees of an exception: the frames of notebook code only (their cells, the course's),
+    and no path of the grading machine (its Python, the grader, the scratch directory)."""
     traceback.clear_frames(exc.__traceback__)  # let go of what the code held (a memory bomb's hoard)
-    frames = [frame for frame in traceback.extract_tb(exc.__traceback__)
-              if not frame.filename.startswith(PACKAGE_DIR)]
+    frames = [frame for frame in traceback.extract_tb(exc.__traceback__) if frame.filename.startswith("<")]
     lines = traceback.format_list(frames[-6:])
-    lines += traceback.format_exception_only(type(exc), exc)
-    return "".join(lines)[-4000:]
+    lines.append(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+    return without_machine_paths("".join(lines))[-4000:]
+
+
+def without_machine_paths(text: str) -> str:
+    """``text`` with the grading machine's directories replaced by what they are."""
+    places = {os.getcwd(): "<scratch>", PROJECT_ROOT: "<grader>", sys.prefix: "<python>", sys.base_prefix: "<python>"}
+    for path, name in sorted(places.items(), key=lambda item: -len(item[0])):
+        if len(path) > 1:
+            text = text.replace(path, name)
+    return text
 
 
 def _future_flags(tree: ast.Module) -> int:

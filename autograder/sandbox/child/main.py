@@ -22,7 +22,8 @@ single-threaded, since capabilities, Landlock and seccomp are per-thread):
 Then a Python audit hook and a snapshot of the libraries' functions watch what the
 student's code tries (reading the grader's files, starting processes, replacing
 ``torch.allclose``...).  They prevent nothing, the kernel does; they write what they see
-to the incidents file in the scratch directory, which the grader reads for its flags.
+to a pipe whose other end is the grader's, which reads it for its flags and checks from
+outside (``/proc/<pid>/fd``) that the worker's end was not closed or replaced.
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ from autograder.sandbox.child.seccomp import install_seccomp
 
 def main() -> None:
     request_fd, reply_fd = int(sys.argv[1]), int(sys.argv[2])
-    init = protocol.receive(request_fd)
+    init = protocol.receive(request_fd, max_bytes=protocol.MAX_REQUEST_BYTES)
     scratch = init["scratch"]
     options = init.get("options", {})
     os.chdir(scratch)
@@ -53,7 +54,7 @@ def main() -> None:
     torch.set_num_threads(1)
     from autograder import probes
 
-    probes.load_all()
+    probes.load_for(list(init["test_cells"]))
 
     namespace = notebook_namespace()
     for label, source in init["trusted"]:
@@ -71,7 +72,8 @@ def main() -> None:
     drop_capabilities()
     abi, confinement = lock_down(scratch, init["readable"])
     confinement += "; " + install_seccomp(spawn)
-    MONITOR.start(scratch, init.get("guarded", []), init["readable"], [label for label, _ in init["student"]], spawn)
+    MONITOR.start(scratch, init.get("guarded", []), init["readable"], [label for label, _ in init["student"]], spawn,
+                  int(init["incidents_fd"]))
     if abi < 6:
         MONITOR.note(f"the sandbox is weaker on this machine ({confinement}); tell the course staff")
     loader = Loader(namespace, statement_seconds=float(options.get("statement_seconds", 10.0)),
@@ -83,7 +85,7 @@ def main() -> None:
     protocol.send(reply_fd, {"ready": True, "load_errors": load_errors, "confinement": confinement})
 
     while True:
-        request = protocol.receive(request_fd)
+        request = protocol.receive(request_fd, max_bytes=protocol.MAX_REQUEST_BYTES)
         probe = probes.PROBES.get(request.get("probe"))
         if probe is None:
             protocol.send(reply_fd, {"ok": False, "error": f"unknown probe {request.get('probe')!r}"})

@@ -9,7 +9,7 @@ import os
 import sys
 from typing import Any
 
-from autograder.sandbox.shared import INCIDENTS_FILE, MAX_INCIDENTS, signal_name
+from autograder.sandbox.shared import MAX_INCIDENTS, PROJECT_ROOT, signal_name
 
 _MISSING = object()
 
@@ -48,8 +48,8 @@ _GRADER_TOOLS = ("autograder", "nbgrader", "hypothesis", "pytest")
 class Monitor:
     """Notes what the student's code tries, for the grader's flags (it enforces nothing).
 
-    Incidents go to a file in the scratch directory as they happen, so that they survive a
-    worker that dies right after (a segfault through ctypes); each is written once, at most
+    Incidents go to the grader's pipe as they happen, so that they survive a worker that dies
+    right after (a segfault through ctypes); each is written once, at most
     MAX_INCIDENTS of them, worded without pids or timings so that grading is repeatable.
     """
 
@@ -78,13 +78,16 @@ class Monitor:
             pass
 
     def start(self, scratch: str, guarded: list[str], readable: list[str], student_labels: list[str],
-              spawn: bool) -> None:
+              spawn: bool, incidents_fd: int) -> None:
+        """``incidents_fd`` is the write end of the grader's pipe: what is written there is out of the
+        student's reach, and the grader checks from outside that the descriptor still is that pipe."""
         self.scratch = os.path.realpath(scratch)
         self.guarded = tuple(guarded)  # prefixes: a directory ends with a separator
         self.readable = tuple(path.rstrip(os.sep) + os.sep for path in readable)
         self.student_files = frozenset(f"<{label}>" for label in student_labels)
         self.spawn = spawn
-        self.fd = os.open(os.path.join(scratch, INCIDENTS_FILE), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self.fd = incidents_fd
+        os.set_blocking(incidents_fd, False)  # MAX_INCIDENTS short lines fit in a pipe's buffer; never wait
         self.take_snapshot()
         sys.addaudithook(self._hook)
         self.active = True
@@ -181,6 +184,7 @@ class Monitor:
         """The path as the student should see it, and the same on every run (no pids, no temporary names)."""
         temporary = os.path.dirname(self.scratch)
         for prefix, shown in ((f"/proc/{os.getppid()}/", "/proc/<the grader>/"),
+                              (PROJECT_ROOT + os.sep, "<course directory>/"),
                               (temporary + os.sep, "<temporary directory>/"),
                               (os.path.dirname(temporary) + os.sep, "<temporary directory>/../")):
             if path.startswith(prefix) and prefix != os.sep:

@@ -1,4 +1,4 @@
-# Correct: F.scaled_dot_product_attention with an additive float mask (0 or -1e9); the module computes attention inline, Q scaled first.
+# Mistake (only where every key of a query is masked): F.scaled_dot_product_attention and the weights with an additive float mask (0 or -1e9); the module computes attention inline with masked_fill, Q scaled first.
 import math
 
 import torch
