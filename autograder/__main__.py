@@ -12,6 +12,7 @@ from pathlib import Path
 
 from autograder.assignment.parts import PARTS
 from autograder.batch.discover import SUBMISSION_SUFFIXES
+from autograder.grading.feedback import FEEDBACK_ENV, LEVELS
 from autograder.sandbox.limits import Limits
 
 USAGE_ERROR = 2
@@ -106,6 +107,12 @@ def _add_time_budget(parser: argparse.ArgumentParser) -> None:
                              f"checks score 0 and the submission is flagged (default: {Limits.submission_seconds:g})")
 
 
+def _add_feedback(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--feedback", choices=LEVELS,
+                        help=f"how much a failed check tells the student: full diagnosis, or brief (what failed and "
+                             f"where to look); default: ${FEEDBACK_ENV}, else full")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -116,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--json", metavar="OUT", help="write Gradescope-style results.json here")
     grade.add_argument("--parts", nargs="+", choices=[part.tag for part in PARTS], help="grade only these parts")
     _add_time_budget(grade)
+    _add_feedback(grade)
     grade.set_defaults(handler=_grade)
     batch = commands.add_parser(
         "grade-all", help="grade a folder of submissions in parallel, resumably",
@@ -134,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--timeout", type=seconds, metavar="SECONDS",
                        help="kill the grading process of a submission after this long (default: 1800)")
     _add_time_budget(batch)
+    _add_feedback(batch)
     batch.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     batch.add_argument("--no-similarity", action="store_true",
                        help="do not flag pairs of students whose own code is alike (grades.csv, report.html)")
@@ -150,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "feedback", None):  # the setting every grading process it starts reads
+        os.environ[FEEDBACK_ENV] = args.feedback
     return args.handler(args)
 
 

@@ -12,7 +12,16 @@ from __future__ import annotations
 
 
 class CheckFailed(Exception):
-    """The student's code does not do what the check asks; the message says what and where."""
+    """The student's code does not do what the check asks; the message says what and where.
+
+    ``brief`` is the same verdict without the diagnosis (what failed and where to look), for a
+    course that sets brief feedback (:mod:`autograder.grading.feedback`): a full diagnosis of the
+    fixed layer spells out the fix, which is also a hand-graded answer.
+    """
+
+    def __init__(self, message: str = "", brief: str | None = None) -> None:
+        super().__init__(message)
+        self.brief = brief
 
 
 class StudentError(Exception):

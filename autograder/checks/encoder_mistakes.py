@@ -30,8 +30,8 @@ class DeferredDiagnosis(CheckFailed):
     Hypothesis meets many failing cases while it shrinks; only the last one's message is read.
     """
 
-    def __init__(self, build: Callable[[], str]) -> None:
-        super().__init__("")
+    def __init__(self, build: Callable[[], str], brief: str | None = None) -> None:
+        super().__init__("", brief)
         self._build, self._text = build, None
 
     def __str__(self) -> str:

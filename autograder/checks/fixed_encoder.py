@@ -45,7 +45,8 @@ def _wrong_wiring(case: LayerCase, got: dict[str, Any], intro: str) -> CheckFail
         mismatch = describe_mismatch("the layer's output", reference_result("post", case)["output"], got["output"])
         return "\n".join(head + [mismatch + " (post-LN)", diagnose_wiring(case, got["output"])])
 
-    return DeferredDiagnosis(build)
+    return DeferredDiagnosis(build, brief=f"{case}:\n{intro}\nLook at how each sub-layer's output is combined with "
+                                          "its input and normalised, against the encoder layer the notebook describes.")
 
 
 def _same(got: Any, expected: np.ndarray) -> bool:

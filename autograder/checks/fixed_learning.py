@@ -84,5 +84,7 @@ def fixed_layer_learns(student: Student) -> str:
     if not losses[-1] < THRESHOLD:
         raise CheckFailed(f"{summary}.\nThe classifier built from your layer did not learn: a stack of layers "
                           "only trains when each sub-layer's input is added back to its output (the residual "
-                          "connections); check both sub-layers of your forward.")
+                          "connections); check both sub-layers of your forward.",
+                          brief=f"{summary}.\nThe classifier built from your layer did not learn; look at your "
+                                "layer's forward.")
     return summary

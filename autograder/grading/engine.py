@@ -16,7 +16,7 @@ from autograder.assignment.submission import load_submission
 from autograder.assignment.tamper_scan import scan_submission
 from autograder.checks import ALL_CHECKS, Check, Student
 from autograder.errors import CheckFailed, MalformedReply, StudentError, WorkerLost
-from autograder.grading import scoring
+from autograder.grading import feedback, scoring
 from autograder.grading.report import CheckResult, GradeReport
 from autograder.sandbox.limits import Limits
 from autograder.sandbox.program import Program
@@ -35,7 +35,7 @@ def run_check(check: Check, student: Student) -> tuple[CheckResult, str | None]:
         output = check.run(student) or ""
         passed = True
     except CheckFailed as exc:
-        output = str(exc)
+        output = feedback.shown(exc)
     except StudentError as exc:
         output = f"your code raised:\n{exc}"
     except WorkerLost as exc:

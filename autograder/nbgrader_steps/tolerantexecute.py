@@ -99,20 +99,31 @@ class TolerantExecute(Execute):
         try:
             return super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
-            reason = f"the kernel died while running {_label(cell, index)} (os._exit, a crash, or out of memory)"
+            reason = f"the kernel died while running {self._where(cell, index)} (os._exit, a crash, or out of memory)"
         except CellTimeoutError:
-            reason = (f"{_label(cell, index)} did not finish within {self._limit(cell)} s and the kernel could "
+            reason = (f"{self._where(cell, index)} did not finish within {self._limit(cell)} s and the kernel could "
                       "not be interrupted")
         cell.outputs.append(_error_output("KernelStopped", reason))
         self._stop(reason)
         return cell, resources
+
+    def _where(self, cell: NotebookNode, index: int) -> str:
+        """The cell as an instructor finds it: its grade_id, or the graded cell it was added after."""
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id:
+            return f"cell {index + 1} ({grade_id})"
+        cells = getattr(getattr(self, "nb", None), "cells", [])[:index]
+        before = [c.metadata.get("nbgrader", {}).get("grade_id") for c in cells]
+        before = [gid for gid in before if gid]
+        return (f"cell {index + 1} (a cell the student added after {before[-1]})" if before
+                else f"cell {index + 1} (a cell the student added before the first graded cell)")
 
     def on_cell_executed(self, **kwargs) -> None:
         super().on_cell_executed(**kwargs)
         reply = kwargs["execute_reply"]["content"]
         if reply.get("status") == "error" and reply.get("ename") == self.error_on_timeout.get("ename"):
             cell = kwargs["cell"]
-            reason = f"{_label(cell, kwargs['cell_index'])} did not finish within {self._limit(cell)} s (interrupted)"
+            reason = f"{self._where(cell, kwargs['cell_index'])} did not finish within {self._limit(cell)} s (interrupted)"
             if self.stop_after_timeout:
                 self._stop(reason)
             else:
@@ -128,11 +139,6 @@ class TolerantExecute(Execute):
     def _record(self, reason: str) -> None:
         self.log.warning("%s", reason)
         add_flag(self._resources, reason)
-
-
-def _label(cell: NotebookNode, index: int) -> str:
-    grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-    return f"cell {index + 1} ({grade_id})" if grade_id else f"cell {index + 1}"
 
 
 def _short(exc: BaseException) -> str:
