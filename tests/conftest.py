@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ SUBMISSIONS = ROOT / "tests" / "submissions"
 # Offline, as on the course machines: the corpus from the shared folder (CI sets the same), no hub.
 os.environ.setdefault("NLTK_DATA", str(ROOT.parent / "shared" / "nltk_data"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# The venv's programs (alembic, which nbgrader runs to make a gradebook; jupyter; dask), as if it were
+# activated: scripts/run_tests.sh runs the venv's python without activating it.
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 
 def read_expected(group: str) -> dict[str, Any]:

@@ -444,8 +444,8 @@ def test_memory_spread_over_processes_is_stopped_when_processes_are_allowed():
     report = grade(HOSTILE / "memory_bomb_processes.py", SPAWN)
     assert all(r.passed for r in groups(report)["sdpa"])
     assert not any(r.passed for r in groups(report)["mha"])
-    assert report.flags == ["part-a: your code used more than 1.5 GB of memory (all its processes together) "
-                            "while running mha"], report.flags
+    assert report.flags == SCANNED["memory_bomb_processes.py"]["flags"] + [
+        "part-a: your code used more than 1.5 GB of memory (all its processes together) while running mha"], report.flags
     assert _sandboxed_descendants() == []
 
 
