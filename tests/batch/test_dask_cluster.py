@@ -191,7 +191,8 @@ def test_worker_killed_mid_run_loses_nothing_and_grades_nothing_twice(cluster, c
     killer = threading.Thread(target=kill_worker_1_while_it_grades, daemon=True)
     killer.start()
     try:
-        result = grade_all(class_folder, tmp_path / "dask", scheduler=cluster.address, parts=PARTS, progress=False)
+        result = grade_all(class_folder, tmp_path / "dask", scheduler=cluster.address, parts=PARTS, progress=False,
+                           similarity=True, class_report=True)  # what the command line does, as in the reference run
     finally:
         stop.set()
         killer.join(60)
