@@ -47,6 +47,8 @@ class KernelLeftovers:
         self.ended = True
         killed = proctree.kill_tree(kernel_pid, self.started) if kernel_pid else set()
         proctree.reap(killed)
+        if kernel_pid:
+            proctree.wait_exited(kernel_pid)  # the kernel itself maps its segments until it has exited
         if killed:
             log.warning("killed %d process(es) the student's kernel left running", len(killed))
         kill_marked_processes(self.marker, log)

@@ -187,6 +187,23 @@ def reap(victims: set[int], seconds: float = 5.0) -> None:
             time.sleep(0.01)
 
 
+def wait_exited(pid: int, seconds: float = 5.0) -> None:
+    """Wait until ``pid`` has exited (a zombie or gone) without reaping it: its owner keeps its exit status.
+
+    A killed process keeps its open files and mappings until it has exited; what it held is
+    only free once this returns.
+    """
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                if handle.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                    return
+        except (OSError, IndexError):
+            return
+        time.sleep(0.01)
+
+
 def _is_our_child(pid: int) -> bool:
     try:
         return psutil.Process(pid).ppid() == os.getpid()
