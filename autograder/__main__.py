@@ -50,6 +50,9 @@ def _grade(args: argparse.Namespace) -> int:
     if problem:
         print(f"grade: {problem}", file=sys.stderr)
         return USAGE_ERROR
+    from autograder.sandbox.zygote import start_early
+
+    start_early()  # the workers' zygote imports torch on the other core while this process imports the engine
     from autograder.grading.engine import grade_submission  # here, so that grade-all's supervisor does not import torch
 
     report = grade_submission(args.submission, parts=args.parts, limits=_limits(args))

@@ -1,26 +1,31 @@
-"""How long does grading one submission take, and is it the same every time?
+"""How close is the cost of grading to the bare work a grade needs?  Ratios measured in one run.
 
-Grades one submission 5 times with the real command line, `python -m autograder grade FILE
-[--parts ...] --json OUT` (a fresh process each time, as a TA runs it: Python and torch start-up,
-the workers' start-up and every check of the parts), for three settings:
+The **bare work** (issue 16) is one fresh Python process that imports torch, trains the learning
+check's recipe once with the model layer (the grader's half, ``learning_recipe.train``, driving the
+worker's probes called in-process), loads the Part C tokenizer and runs 400 small attention calls
+(the reference's scaled dot-product attention and multi-head attention, 200 each).  Against it, in
+the same run, alternating, ``--runs`` times (default 3):
 
-- Part A (`--parts part-a`), target at most 20 s median on 2 cores;
-- Part B (`--parts part-b-hook part-b-fix`: the hook, the fixed layer's behaviour and its
-  training check), target at most 15 s;
-- all automatic parts, target at most 60 s.
+- ``python -m autograder grade NOTEBOOK --json OUT`` of a correct sample notebook, all parts
+  (goal: at most 1.25x the bare work; its peak resident memory, the largest of any of its
+  processes, at most 1 GB; every results.json byte-identical);
+- ``nbgrader autograde transformer --student alice --force`` of the same notebook in a throwaway
+  copy of the course (goal: at most 1.5x);
+- ``grade-all --jobs 1`` and ``--jobs 2`` of ``--batch`` copies of it (goal: a speed-up of at least
+  1.9x on 2 cores, outputs identical).
 
-Prints each run's wall and CPU time (the grading process and its workers together; grading is
-sequential, so on an idle machine the wall time is about the CPU time), the medians, whether the
-five results.json files are byte-identical, and the load average (timings on a shared machine are
-noisy).  The submission is the first sample notebook.  Usage:
+Prints each measure, the load average before it (timings on a shared machine are noisy), the
+medians and each ratio of medians.  Usage:
 
-    .venv/bin/python benchmarks/grading_speed.py [--submission FILE] [--runs 5] [--only part-a|part-b|all]
+    .venv/bin/python benchmarks/grading_speed.py [--runs 3] [--batch 4] [--skip nbgrader batch]
 """
 from __future__ import annotations
 
 import argparse
+import filecmp
+import json
 import os
-import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -29,60 +34,163 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SETTINGS = {  # name: (parts, target seconds)
-    "part-a": (["part-a"], 20.0),
-    "part-b": (["part-b-hook", "part-b-fix"], 15.0),
-    "all": ([], 60.0),
-}
+GOALS = {"CLI / bare": ("<=", 1.25), "nbgrader / bare": ("<=", 1.5), "jobs 2 speed-up": (">=", 1.9)}
+MEMORY_GOAL = 2**30
 
 
 def sample_notebook() -> Path:
     return sorted((ROOT / "samples" / "submitted").glob("*/transformer/transformer.ipynb"))[0]
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+def bare_work(data_file: str) -> None:
+    """The work a full grade cannot avoid, in this (fresh) process; ``data_file`` holds the review tensors."""
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(1)
+    from autograder.assignment import course, learning_recipe, reference
+    from autograder.assignment.learning_recipe import MODEL, SEED, TRAINING
+    from autograder.assignment.offline_model import offline_tokenizer
+    from autograder.probes import PROBES, load_for
+
+    load_for(["test_fixed_learning"])
+    with np.load(data_file, allow_pickle=False) as stored:
+        data = {key: stored[key] for key in stored.files}
+    namespace = dict(course.namespace(course.PART_B_CELLS), FixedTransformerEncoderLayer=reference.PostLNEncoderLayer)
+    PROBES["start_learning"](namespace, vocab_size=int(data["vocab_size"]), seed=SEED, lr=TRAINING["lr"], model=MODEL)
+    losses = learning_recipe.train(lambda tokens, grad: PROBES["learning_step"](namespace, tokens=tokens, grad=grad),
+                                   data["train_x"], data["train_y"], seed=SEED, epochs=TRAINING["epochs"],
+                                   batch_size=TRAINING["batch_size"])
+    offline_tokenizer()
+    generator = torch.Generator().manual_seed(0)
+    mha = reference.MultiHeadAttention(16, 4).double()
+    for _ in range(200):
+        q, k, v = (torch.randn(2, 4, 6, 4, generator=generator, dtype=torch.float64) for _ in range(3))
+        reference.scaled_dot_product_attention(q, k, v)
+        mha(torch.randn(2, 6, 16, generator=generator, dtype=torch.float64))
+    print(f"last epoch's loss {losses[-1]:.3f}")
 
 
-def measure(submission: Path, name: str, runs: int) -> None:
-    parts, target = SETTINGS[name]
-    print(f"== {name} ({', '.join(parts) or 'all automatic parts'}); load average {os.getloadavg()[0]:.1f}",
-          flush=True)
-    times, cpu_times, outputs = [], [], []
-    with tempfile.TemporaryDirectory(prefix="grading-speed-") as scratch:
-        for run in range(1, runs + 1):
-            out = Path(scratch) / f"results{run}.json"
-            command = [sys.executable, "-m", "autograder", "grade", str(submission), "--json", str(out)]
-            if parts:
-                command += ["--parts", *parts]
-            cpu_before = _children_cpu()
-            started = time.perf_counter()
-            finished = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            times.append(time.perf_counter() - started)
-            cpu_times.append(_children_cpu() - cpu_before)
-            score = next((line for line in finished.stdout.splitlines() if line.startswith("Score:")), "no score line")
-            print(f"run {run}: {times[-1]:.1f} s, CPU {cpu_times[-1]:.1f} s (exit {finished.returncode}; {score})",
-                  flush=True)
-            outputs.append(out.read_bytes() if out.exists() else None)
-    median = statistics.median(times)
-    identical = outputs[0] is not None and all(output == outputs[0] for output in outputs)
-    print(f"median: {median:.1f} s (target <= {target:g} s: {'met' if median <= target else 'NOT met'}); "
-          f"median CPU time {statistics.median(cpu_times):.1f} s; all {runs} results.json identical: {identical}; "
-          f"load average after {os.getloadavg()[0]:.1f}", flush=True)
+def timed(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, int, str]:
+    """(wall seconds, peak resident bytes of any one of its processes, output) of one command."""
+    load = os.getloadavg()[0]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = process.stdout.read() if process.stdout else ""
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        print(f"  {' '.join(command[1:4])}... exited {process.returncode}:\n{output[-3000:]}", flush=True)
+    return seconds, usage.ru_maxrss * 1024, f"load average before {load:.2f}"
+
+
+def make_course(folder: Path, notebook: Path) -> Path:
+    """A throwaway copy of the course (source notebook, nbgrader_config.py), released, with alice's submission."""
+    (folder / "source" / "transformer").mkdir(parents=True)
+    shutil.copy(ROOT / "source" / "transformer" / "transformer.ipynb", folder / "source" / "transformer")
+    shutil.copy(ROOT / "nbgrader_config.py", folder)
+    nbgrader(folder, "generate_assignment", "transformer", "--force")
+    (folder / "submitted" / "alice" / "transformer").mkdir(parents=True)
+    shutil.copy(notebook, folder / "submitted" / "alice" / "transformer" / "transformer.ipynb")
+    return folder
+
+
+def nbgrader_env() -> dict[str, str]:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env.pop("NBGRADER_EXECUTION", None)
+    return env
+
+
+def nbgrader(course: Path, *args: str) -> None:
+    subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=nbgrader_env(), check=True,
+                   capture_output=True)
+
+
+def make_batch(folder: Path, notebook: Path, count: int) -> None:
+    """``count`` copies with distinct digests (a metadata mark), so that every one is graded."""
+    folder.mkdir(parents=True)
+    for index in range(count):
+        content = json.loads(notebook.read_text())
+        content.setdefault("metadata", {})["batch_copy"] = index
+        (folder / f"student{index:03d}.ipynb").write_text(json.dumps(content, indent=1))
+
+
+def same_outputs(first: Path, second: Path) -> bool:
+    files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+    _, mismatch, errors = filecmp.cmpfiles(first, second, files, shallow=False)
+    return bool(files) and not mismatch and not errors
+
+
+def verdict(name: str, value: float) -> str:
+    sign, goal = GOALS[name]
+    met = value <= goal if sign == "<=" else value >= goal
+    return f"{name}: {value:.2f}x (goal {sign} {goal:g}x: {'met' if met else 'NOT met'})"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bare", metavar="DATA", help=argparse.SUPPRESS)  # the bare work itself, in a child
     parser.add_argument("--submission", type=Path)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--only", choices=list(SETTINGS))
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=4, help="submissions in the grade-all batch")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["nbgrader", "batch"])
     args = parser.parse_args()
-    submission = (args.submission or sample_notebook()).resolve()
-    shown = submission.relative_to(ROOT) if submission.is_relative_to(ROOT) else submission
-    print(f"submission: {shown}; {os.cpu_count()} CPUs", flush=True)
-    for name in [args.only] if args.only else list(SETTINGS):
-        measure(submission, name, args.runs)
+    if args.bare:
+        bare_work(args.bare)
+        return 0
+    import numpy as np
+
+    from autograder.checks.fixed_learning import review_tensors
+
+    notebook = (args.submission or sample_notebook()).resolve()
+    shown = notebook.relative_to(ROOT) if notebook.is_relative_to(ROOT) else notebook
+    print(f"submission: {shown}; {os.cpu_count()} CPUs; {args.runs} runs of each, alternating", flush=True)
+    times: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="grading-speed-") as scratch:
+        work = Path(scratch)
+        data_file = work / "reviews.npz"
+        np.savez(data_file, **review_tensors())  # what the grader reads from its cache, ready for the bare work
+        course = None if "nbgrader" in args.skip else make_course(work / "course", notebook)
+        if "batch" not in args.skip:
+            make_batch(work / "batch", notebook, args.batch)
+        results, peaks, identical_batches = [], [], []
+
+        def measure(name: str, command: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None) -> int:
+            seconds, peak, note = timed(command, cwd, env)
+            times.setdefault(name, []).append(seconds)
+            print(f"  {name}: {seconds:.1f} s ({note}; peak RSS {peak / 2**30:.2f} GB)", flush=True)
+            return peak
+
+        for run in range(1, args.runs + 1):
+            print(f"run {run}", flush=True)
+            measure("bare work", [sys.executable, __file__, "--bare", str(data_file)])
+            out = work / f"results{run}.json"
+            peaks.append(measure("CLI", [sys.executable, "-m", "autograder", "grade", str(notebook), "--json", str(out)]))
+            results.append(out.read_bytes() if out.exists() else None)
+            if course is not None:
+                measure("nbgrader", [sys.executable, "-m", "nbgrader", "autograde", "transformer", "--student", "alice",
+                                     "--force"], course, nbgrader_env())
+            if "batch" not in args.skip:
+                outs = {}
+                for jobs in ((1, 2) if run % 2 else (2, 1)):
+                    outs[jobs] = work / f"batch-out{run}-{jobs}"
+                    measure(f"grade-all --jobs {jobs}", [sys.executable, "-m", "autograder", "grade-all",
+                                                         str(work / "batch"), "--out", str(outs[jobs]), "--jobs",
+                                                         str(jobs), "-q"])
+                identical_batches.append(same_outputs(outs[1], outs[2]))
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    print("medians: " + "; ".join(f"{name} {value:.1f} s" for name, value in medians.items()))
+    print(verdict("CLI / bare", medians["CLI"] / medians["bare work"]))
+    if "nbgrader" in medians:
+        print(verdict("nbgrader / bare", medians["nbgrader"] / medians["bare work"]))
+    if "grade-all --jobs 1" in medians:
+        print(verdict("jobs 2 speed-up", medians["grade-all --jobs 1"] / medians["grade-all --jobs 2"]) +
+              f"; --jobs 1 and --jobs 2 outputs identical in every run: {all(identical_batches)}")
+    print(f"peak memory of one grading (largest process): {max(peaks) / 2**30:.2f} GB "
+          f"(goal <= 1 GB: {'met' if max(peaks) <= MEMORY_GOAL else 'NOT met'})")
+    print(f"all {len(results)} results.json identical: {results[0] is not None and len(set(results)) == 1}; "
+          f"load average after {os.getloadavg()[0]:.2f}")
     return 0
 
 

@@ -1,30 +1,37 @@
-"""How strong are Part A's checks? The kill rate of every single-point mutant of the model solution.
+"""How strong are the checks? The kill rate of every single-point mutant of the model solution.
 
-From the model solution's graded cells (``sdpa``, ``mha``, read from the source notebook) this
-makes every single-point mutant with the standard ``ast`` module (:class:`Mutator`): arithmetic
-and comparison operators swapped, numbers changed (``-1e9`` to ``-1e4``, ``-inf`` and ``0``),
-``dim=`` arguments changed, positional arguments swapped (``transpose``/``view`` ones
-included), calls dropped (``math.sqrt(d)`` -> ``d``, ``x.detach()`` / ``x.contiguous()`` -> ``x``,
-``self.W_o(c)`` -> ``c``) and either side of a sum, product or quotient dropped (residual
-additions, scalings).
+From the model solution's graded cells (``sdpa``, ``mha``, ``attention_hook``, ``fixed_encoder``,
+``tokenize_fn``, ``compute_metrics``, read from the source notebook) this makes every single-point
+mutant with the standard ``ast`` module (:class:`Mutator`): arithmetic and comparison operators
+swapped, numbers changed (``-1e9`` to ``-1e4``, ``-inf`` and ``0``; others by +1, -1, 0 and sign),
+``True``/``False`` flipped, ``dim=``/``axis=`` arguments changed, keyword arguments dropped,
+positional arguments swapped (``transpose``/``view`` ones included), calls dropped
+(``math.sqrt(d)`` -> ``d``, ``x.detach()`` / ``x.cpu()`` -> ``x``, ``self.W_o(c)`` -> ``c``,
+``self.norm1(...)``, ``self.dropout1(...)``) and either side of a sum, product or quotient dropped
+(residual additions, scalings).
 
 Each mutant is then judged twice, independently:
 
-- **equivalent or not**, by this file's own float64 reference (:func:`reference_attention`,
-  :func:`reference_module`, written from the notebook's text, not the grader's) on its own random
-  inputs: every mask shape and dtype the notebook names, a query or a sequence with every key
-  masked, scores up to about 1e5, float32 inputs (the dtype must be kept), the inputs left
-  unchanged, and the gradients of the output (what training needs; the notebook asks for the
-  weights' values only);
-- **killed or not**, by the engine's checks of test_sdpa and test_mha, run in process on the
-  notebook's namespace with the mutant in place of its cell (``autograder.notebook.check_namespace``,
-  the same checks the sandboxed grading runs): killed when any check loses a point.
+- **equivalent or not**, by the benchmark's own oracles (``mutation_parta.py``, ``mutation_partb.py``,
+  ``mutation_partc.py``, on ``mutation_reference.py``'s float64 attention, written from the notebook's
+  text, not the grader's) on their own inputs: for attention every mask shape and dtype the notebook
+  names, fully masked queries and sequences, large scores, float32 inputs, inputs left unchanged,
+  gradients; for the hook a toy model of its own (what is stored, when, whether the model's outputs
+  and gradients change, ``remove()``); for the fixed layer its own post-LN and pre-LN layers (eval
+  and train mode with the same dropout draws, the default dropout, padding masks, gradients of the
+  input and every parameter); for Part C the tokenizer itself and its own logits without ties;
+- **killed or not**, by the engine's checks of the cell's test cells, run in process on the
+  notebook's namespace for that part (the part's trusted code, the model cells, the mutant in place
+  of its cell; ``autograder.notebook.check_namespace``, the same checks the sandboxed grading runs):
+  killed when any check loses a point.  Test cells run in order and stop at the first that kills,
+  so the slow learning check (test_fixed_learning) runs only on the layers test_fixed_encoder passes.
 
-It prints, per cell, the kill rate of the non-equivalent mutants, every survivor with its diff,
-and every equivalent mutant that loses points (a false rejection; there must be none).  A new
-cell is one more :class:`Target` (its cell, its definitions, its oracle).  Usage:
+It prints, per cell, the kill rate of the non-equivalent mutants, every survivor with its diff (and,
+where the benchmark knows one, why it is acceptable), and every equivalent mutant that loses points (a
+false rejection; there must be none).  A new cell is one more :class:`Target`.  Usage:
 
-    nice .venv/bin/python benchmarks/mutation_score.py [--jobs 1] [--cells sdpa mha] [--limit N]
+    nice .venv/bin/python benchmarks/mutation_score.py [--jobs 2] [--cells sdpa mha ...] [--limit N]
+        [--sample N --seed S] [--check]
 """
 from __future__ import annotations
 
@@ -34,6 +41,7 @@ import copy
 import difflib
 import math
 import multiprocessing
+import random
 import sys
 import time
 import warnings
@@ -43,12 +51,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from mutation_parta import mha_equivalent, sdpa_equivalent
+from mutation_partb import fixed_layer_equivalent, hook_equivalent
+from mutation_partc import metrics_equivalent, tokenize_equivalent
+from mutation_reference import FILL
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-FILL = -1e9                   # the notebook: masked positions "get the score -1e9"
-TEST_CELLS = ("test_sdpa", "test_mha")
-LAYERS = ("W_q", "W_k", "W_v", "W_o")
 
 # ------------------------------------------------------------------------------------------------
 # Mutants
@@ -90,8 +99,9 @@ def replacements(node: ast.AST) -> Iterator[tuple[str, ast.AST]]:
     elif isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in COMPARE_SWAPS:
         swapped = COMPARE_SWAPS[type(node.ops[0])]
         yield f"{type(node.ops[0]).__name__} -> {swapped.__name__}", ast.Compare(node.left, [swapped()], node.comparators)
-    elif (value := numeric(node)) is not None and not isinstance(node.value if isinstance(node, ast.Constant)
-                                                                   else None, bool):
+    elif isinstance(node, ast.Constant) and isinstance(node.value, bool):
+        yield f"{node.value} -> {not node.value}", ast.Constant(not node.value)
+    elif (value := numeric(node)) is not None:
         changed = (-1e4, -math.inf, 0.0) if value == FILL else (value + 1, value - 1, 0, -value)
         for new in dict.fromkeys(v for v in changed if v != value):
             yield f"{value!r} -> {new!r}", number(new)
@@ -107,6 +117,8 @@ def replacements(node: ast.AST) -> Iterator[tuple[str, ast.AST]]:
             args[i], args[i + 1] = args[i + 1], args[i]
             yield f"swap arguments {i} and {i + 1} of {ast.unparse(func)}", ast.Call(func, args, node.keywords)
         for k, keyword in enumerate(node.keywords):
+            yield f"drop the argument {keyword.arg}= of {ast.unparse(func)}", ast.Call(
+                func, node.args, node.keywords[:k] + node.keywords[k + 1:])
             if keyword.arg in ("dim", "axis") and (current := numeric(keyword.value)) is not None:
                 for new in DIM_VALUES:
                     if new != current:
@@ -148,152 +160,60 @@ def mutants(source: str) -> Iterator[tuple[str, str]]:
             yield mutator.description, mutated
 
 
-# ------------------------------------------------------------------------------------------------
-# The benchmark's own float64 reference, from the notebook's text
-
-def reference_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor,
-                        mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    scores = (Q @ K.transpose(-2, -1)) / math.sqrt(Q.shape[-1])
-    if mask is not None:
-        scores = torch.where(mask == 0, torch.full_like(scores, FILL), scores)
-    weights = torch.softmax(scores, dim=-1)
-    return weights @ V, weights
-
-
-def reference_module(params: dict[str, torch.Tensor], x: torch.Tensor, heads: int,
-                     mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    b, n, e = x.shape
-
-    def project(name: str, t: torch.Tensor) -> torch.Tensor:
-        return t @ params[f"{name}.weight"].T + params[f"{name}.bias"]
-
-    Q, K, V = (project(name, x).reshape(b, n, heads, e // heads).permute(0, 2, 1, 3) for name in LAYERS[:3])
-    context, weights = reference_attention(Q, K, V, mask)
-    return project("W_o", context.permute(0, 2, 1, 3).reshape(b, n, e)), weights
-
-
-def masks(generator: torch.Generator, batch: int, heads: int, q: int, k: int) -> Iterator[torch.Tensor | None]:
-    """No mask, then every shape and dtype the notebook names, then one with a query (a sequence) fully masked."""
-    yield None
-    padding = torch.rand(batch, 1, 1, k, generator=generator) < 0.7
-    padding[..., 0] = True
-    yield padding
-    causal = torch.ones(q, k).tril(diagonal=max(k - q, 0))
-    yield causal.long()
-    yield causal[None, None].float()
-    yield (torch.rand(batch, heads, q, k, generator=generator) < 0.6).int()
-    dead = padding.clone()
-    dead[0] = False
-    yield dead
-
-
-def differ(got: Any, expected: torch.Tensor, rtol: float) -> bool:
-    """Whether ``got`` is not ``expected``: another type, shape or dtype, or values out of ``rtol`` (scaled)."""
-    if not isinstance(got, torch.Tensor) or got.shape != expected.shape or got.dtype != expected.dtype:
-        return True
-    expected = expected.detach()
-    scale = max(1.0, float(expected.abs().max())) if expected.numel() else 1.0
-    return not torch.allclose(got.detach(), expected, rtol=rtol, atol=rtol * scale)
-
-
-def sdpa_equivalent(namespace: dict[str, Any]) -> str | None:
-    """None if the namespace's scaled_dot_product_attention behaves as the notebook says; else the first difference."""
-    function = namespace["scaled_dot_product_attention"]
-    generator = torch.Generator().manual_seed(0)
-    for batch, heads, q, k, d in ((2, 3, 4, 5, 8), (1, 2, 3, 3, 4), (2, 1, 1, 4, 16), (1, 1, 5, 2, 1)):
-        for mask in masks(generator, batch, heads, q, k):
-            for scale in (1.0, 30.0, 300.0):
-                for dtype, rtol in ((torch.float64, 1e-9), (torch.float32, 1e-4)):
-                    Q, K, V = (torch.randn(batch, heads, n, d, generator=generator, dtype=torch.float64) * s
-                               for n, s in ((q, scale), (k, scale), (k, 1.0)))
-                    Q, K, V = (t.to(dtype).requires_grad_() for t in (Q, K, V))
-                    inputs = [t.detach().clone() for t in (Q, K, V)]
-                    out, weights = reference_attention(*(t.double() for t in (Q, K, V)), mask)
-                    try:
-                        got = function(*(t.clone() for t in (Q, K, V)), None if mask is None else mask.clone())
-                        got_out, got_weights = got
-                        where = f"shape {(batch, heads, q, k, d)}, mask {None if mask is None else tuple(mask.shape)}"
-                        if differ(got_weights, weights.to(dtype), rtol) or differ(got_out, out.to(dtype), rtol):
-                            return f"values differ ({where}, scale {scale}, {dtype})"
-                        upstream = torch.randn(out.shape, generator=generator, dtype=torch.float64)
-                        expected = torch.autograd.grad((out * upstream).sum(), (Q, K, V), allow_unused=True)
-                        grads = torch.autograd.grad((got_out * upstream.to(dtype)).sum(), (Q, K, V), allow_unused=True)
-                    except Exception as exc:             # noqa: BLE001 - a mutant may break in any way
-                        return f"raises {type(exc).__name__}: {exc}"[:200]
-                    for name, g, e in zip("QKV", grads, expected):
-                        if g is None or differ(g, e.to(dtype), rtol * 10):
-                            return f"gradient with respect to {name} differs ({where}, scale {scale}, {dtype})"
-                    if any(not torch.equal(t.detach(), before) for t, before in zip((Q, K, V), inputs)):
-                        return "changes an input in place"
-    return None
-
-
-def mha_equivalent(namespace: dict[str, Any]) -> str | None:
-    """None if the namespace's MultiHeadAttention behaves as the notebook says; else the first difference."""
-    generator = torch.Generator().manual_seed(1)
-    for embed, heads, sizes in ((8, 2, ((2, 5), (1, 3))), (6, 3, ((1, 3), (3, 1))), (4, 1, ((3, 4),)),
-                                (4, 4, ((2, 1), (2, 6)))):
-        try:
-            module = namespace["MultiHeadAttention"](embed, heads)
-            layers = [getattr(module, name) for name in LAYERS]
-        except Exception as exc:                         # noqa: BLE001
-            return f"cannot be built: {type(exc).__name__}: {exc}"[:200]
-        if not all(isinstance(layer, torch.nn.Linear) and layer.bias is not None for layer in layers):
-            return "W_q, W_k, W_v, W_o are not nn.Linear layers with a bias"
-        for dtype, rtol in ((torch.float64, 1e-9), (torch.float32, 1e-4)):
-            params = {}
-            for name in LAYERS:
-                params[f"{name}.weight"] = torch.randn(embed, embed, generator=generator, dtype=torch.float64) / embed**0.5
-                params[f"{name}.bias"] = 0.5 * torch.randn(embed, generator=generator, dtype=torch.float64)
-            module = module.to(dtype).eval()
-            module.load_state_dict({key: value.to(dtype) for key, value in params.items()}, strict=False)
-            for batch, length in sizes:
-                for mask in masks(generator, batch, heads, length, length):
-                    if mask is not None and mask.dim() == 4 and mask.shape[1] == heads and heads > 1:
-                        continue                       # a per-head mask: the notebook does not give the module one
-                    x = torch.randn(batch, length, embed, generator=generator, dtype=torch.float64)
-                    context, weights = reference_module(params, x, heads, mask)
-                    leaf = x.to(dtype).requires_grad_()
-                    before = leaf.detach().clone()
-                    try:
-                        got_context, got_weights = module(leaf, None if mask is None else mask.clone())
-                        where = f"embed {embed}, heads {heads}, x {(batch, length)}, mask {mask is not None}"
-                        if differ(got_weights, weights.to(dtype), rtol) or differ(got_context, context.to(dtype), rtol):
-                            return f"values differ ({where}, {dtype})"
-                        upstream = torch.randn(context.shape, generator=generator, dtype=torch.float64)
-                        got_grad = torch.autograd.grad((got_context * upstream.to(dtype)).sum(), leaf)[0]
-                    except Exception as exc:             # noqa: BLE001
-                        return f"raises {type(exc).__name__}: {exc}"[:200]
-                    x.requires_grad_()
-                    expected = torch.autograd.grad((reference_module(params, x, heads, mask)[0] * upstream).sum(), x)[0]
-                    if differ(got_grad, expected.to(dtype), rtol * 10):
-                        return f"gradient with respect to x differs ({where}, {dtype})"
-                    if not torch.equal(leaf.detach(), before):
-                        return "changes x in place"
-    return None
-
-
 @dataclass(frozen=True)
 class Target:
-    """One graded cell: its grade_id and the oracle that says whether a namespace behaves as the notebook says."""
+    """One graded cell: its oracle, the test cells whose checks grade it (in order: the first one to take a point
+    kills the mutant, and the later ones are not run), and what runs around it in the notebook's namespace."""
 
     cell: str
     equivalent: Callable[[dict[str, Any]], str | None]
+    test_cells: tuple[str, ...]
+    model_cells: tuple[str, ...]          # the model solution's cells run with it, in notebook order (it among them)
+    setup: Callable[[], str] = lambda: ""  # trusted code run after the prelude, as the part's worker runs it
+    accepted: tuple[tuple[str, str], ...] = ()  # (a line a survivor adds, why that survivor is acceptable)
+    note: str = ""                        # what the oracle cannot see, printed with the cell's figures
 
 
-TARGETS = {"sdpa": Target("sdpa", sdpa_equivalent), "mha": Target("mha", mha_equivalent)}
+def _part_b() -> str:
+    from autograder.assignment import course
+
+    return "".join(f"\n{text}\n" for text in course.cells(course.PART_B_CELLS).values()) + course.REFERENCE_ATTENTION
+
+
+def _part_c() -> str:
+    from autograder.assignment import course
+
+    return course.PART_C_SETUP
+
+
+PART_A, PART_C = ("sdpa", "mha"), ("tokenize_fn", "compute_metrics")
+TARGETS = {target.cell: target for target in (
+    Target("sdpa", sdpa_equivalent, ("test_sdpa", "test_mha"), PART_A),
+    Target("mha", mha_equivalent, ("test_mha",), PART_A),
+    Target("attention_hook", hook_equivalent, ("test_attention_hook",), ("attention_hook",), _part_b,
+           note="judged on a machine without a GPU, as the grader is: there dropping .cpu() changes nothing"),
+    # the learning check (seconds per mutant) runs only on the mutants the behaviour checks leave alive
+    Target("fixed_encoder", fixed_layer_equivalent, ("test_fixed_encoder", "test_fixed_learning"), ("fixed_encoder",),
+           _part_b, accepted=(("def __init__(self, embed_dim, num_heads, ffn_dim, dropout=",
+                               "only the default's value differs, and no code of the notebook uses it: the classifier "
+                               "always passes dropout, the visible test builds the layer in eval mode (a wrong default "
+                               "changes nothing the notebook runs, so it is not graded)"),)),
+    Target("tokenize_fn", tokenize_equivalent, ("test_partc",), PART_C, _part_c),
+    Target("compute_metrics", metrics_equivalent, ("test_partc",), PART_C, _part_c))}
 
 
 # ------------------------------------------------------------------------------------------------
 # Running
 
 def namespace_with(cell: str, source: str) -> dict[str, Any]:
-    """The notebook's namespace for Part A (course prelude, the model cells) with ``source`` in place of ``cell``."""
+    """The notebook's namespace for ``cell``'s part (prelude, the part's trusted code, the model cells) with
+    ``source`` in place of ``cell``."""
     from autograder.assignment import course
 
+    target = TARGETS[cell]
     namespace: dict[str, Any] = {"__name__": "__main__"}
-    exec(compile(course.PRELUDE, "<prelude>", "exec"), namespace)
-    for grade_id, text in course.cells(tuple(TARGETS)).items():
+    exec(compile(course.PRELUDE + target.setup(), "<prelude>", "exec"), namespace)
+    for grade_id, text in course.cells(target.model_cells).items():
         exec(compile(source if grade_id == cell else text, f"<{grade_id}>", "exec"), namespace)
     return namespace
 
@@ -311,31 +231,50 @@ def judge(job: tuple[str, str, str]) -> dict[str, Any]:
     difference = TARGETS[cell].equivalent(namespace_with(cell, source))     # a fresh namespace for each judge
     from autograder.notebook import check_namespace
 
-    failed = [result.name for test_cell in TEST_CELLS for result in check_namespace(test_cell, namespace).results
-              if result.score < result.max_score]
+    failed: list[str] = []
+    for test_cell in TARGETS[cell].test_cells:
+        if not failed:
+            failed = [result.name for result in check_namespace(test_cell, namespace).results
+                      if result.score < result.max_score]
     return {"cell": cell, "description": description, "source": source, "difference": difference, "failed": failed}
 
 
+def _diff(original: str, mutated: str) -> list[str]:
+    diff = difflib.unified_diff(original.splitlines(), mutated.splitlines(), lineterm="", n=0)
+    return [line for line in diff if not line.startswith(("---", "+++", "@@"))]
+
+
 def report(results: list[dict[str, Any]], originals: dict[str, str], seconds: float) -> None:
+    accepted = 0
     for cell in dict.fromkeys(result["cell"] for result in results):
         mine = [r for r in results if r["cell"] == cell]
         different = [r for r in mine if r["difference"]]
         killed = [r for r in different if r["failed"]]
         survivors = [r for r in different if not r["failed"]]
+        reasons = {id(r): why for r in survivors for line, why in TARGETS[cell].accepted
+                   if any(added.startswith("+") and line in added for added in _diff(originals[cell], r["source"]))}
         rejected = [r for r in mine if not r["difference"] and r["failed"]]
         rate = 100.0 * len(killed) / len(different) if different else 100.0
         print(f"\n== cell {cell}: {len(mine)} mutants, {len(mine) - len(different)} equivalent, "
               f"{len(different)} not; killed {len(killed)} of {len(different)} = {rate:.1f} %; "
-              f"equivalent but losing points: {len(rejected)}")
+              f"equivalent but losing points: {len(rejected)}; survivors accepted with a reason: {len(reasons)}")
+        if TARGETS[cell].note:
+            print(f"   ({TARGETS[cell].note})")
+        for r in mine:
+            if not r["difference"]:
+                print(f"   equivalent: {r['description']}")
         for title, group in (("SURVIVOR", survivors), ("EQUIVALENT BUT REJECTED", rejected)):
             for r in group:
                 print(f"\n-- {title}: {r['description']}" + (f" ({r['difference']})" if r["difference"] else
                                                               f" (fails {', '.join(r['failed'])})"))
-                diff = difflib.unified_diff(originals[cell].splitlines(), r["source"].splitlines(), lineterm="", n=0)
-                print("\n".join(line for line in diff if not line.startswith(("---", "+++", "@@"))))
+                print("\n".join(_diff(originals[cell], r["source"])))
+                if id(r) in reasons:
+                    print(f"   accepted: {reasons[id(r)]}")
+        accepted += len(reasons)
     total = [r for r in results if r["difference"]]
-    print(f"\nall cells: {sum(bool(r['failed']) for r in total)} of {len(total)} non-equivalent mutants killed; "
-          f"{len(results)} mutants judged in {seconds:.0f} s")
+    print(f"\nall cells: {sum(bool(r['failed']) for r in total)} of {len(total)} non-equivalent mutants killed "
+          f"({accepted} of the survivors accepted with a reason); {len(results)} mutants judged in {seconds:.0f} s, "
+          f"load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])} at the end")
 
 
 def main() -> None:
@@ -343,13 +282,24 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--cells", nargs="+", default=list(TARGETS), choices=list(TARGETS))
     parser.add_argument("--limit", type=int, default=0, help="at most this many mutants per cell (0: all)")
+    parser.add_argument("--sample", type=int, default=0,
+                        help="a random sample of this many mutants per cell, drawn with --seed (0: all)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--check", action="store_true", help="only run each oracle on the model solution")
     options = parser.parse_args()
     from autograder.assignment import course
 
     originals = {cell: ast.unparse(ast.parse(course.cells((cell,))[cell])) for cell in options.cells}
+    if options.check:
+        for cell in options.cells:
+            print(cell, TARGETS[cell].equivalent(namespace_with(cell, originals[cell])) or "equivalent")
+        return
     jobs = []
     for cell in options.cells:
         found = list(mutants(course.cells((cell,))[cell]))
+        if options.sample and len(found) > options.sample:
+            print(f"cell {cell}: a sample of {options.sample} of its {len(found)} mutants (seed {options.seed})")
+            found = random.Random(options.seed).sample(found, options.sample)
         jobs += [(cell, description, source) for description, source in found[:options.limit or None]]
     start = time.monotonic()
     context = multiprocessing.get_context("spawn")

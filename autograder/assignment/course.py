@@ -5,6 +5,7 @@ the instructor notebook's locked cells by grade_id rather than keeping a copy.
 """
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
@@ -54,6 +55,26 @@ def provided_cells() -> frozenset[str]:
     """
     return frozenset(cell.metadata["nbgrader"]["grade_id"] for cell in _source_cells()
                      if not cell.metadata.get("nbgrader", {}).get("solution"))
+
+
+_HIDDEN_TESTS = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.S | re.M)
+
+
+def same_code(source: str) -> str:
+    """A cell's code as compared with the course's: trailing spaces and blank lines at either end don't count."""
+    return "\n".join(line.rstrip() for line in source.strip().splitlines())
+
+
+@cache
+def released_cells() -> dict[str, str]:
+    """The provided and test cells as the release shows them (``same_code`` form, hidden tests removed) -> grade_id.
+
+    A notebook saved by an editor that drops cell metadata (Colab can) still holds the course's
+    cells word for word, so they can be told from the student's own.
+    """
+    return {same_code(_HIDDEN_TESTS.sub("", cell.source)): cell.metadata["nbgrader"]["grade_id"]
+            for cell in _source_cells()
+            if cell.metadata.get("nbgrader", {}).get("grade_id") in provided_cells()}
 
 
 def cells(grade_ids: tuple[str, ...]) -> dict[str, str]:

@@ -12,13 +12,20 @@ import ast
 import hashlib
 import json
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
+from autograder.assignment import course
+
 _CELL_START = re.compile(r'\{\s*"cell_type"')
 _MAGIC = re.compile(r"^\s*[%!]", re.M)
+# Magics that run their Python in the notebook's namespace, so that what it defines stays defined:
+# the cell magics %%time and %%capture (their first line; the body follows), the line magic %time.
+_RUNS_ITS_BODY = re.compile(r"\A\s*%%(?:time|capture)\b[^\n]*(?:\n|\Z)")
+_TIME_LINE = re.compile(r"^(\s*)%time\s+(?=\S)", re.M)
 _JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.S)  # a string (skipped whole) or a bracket
 MAX_JSON_DEPTH = 64  # far deeper than any notebook's metadata; far below where Python's parser gives up
 
@@ -49,9 +56,14 @@ class Submission:
 
 def as_python(source: str) -> str:
     """A cell's code as IPython runs it: ``%magic`` and ``!shell`` lines become ``get_ipython()`` calls
-    (which fail on their own line while grading, as they do nothing there, instead of the whole cell)."""
+    (which fail on their own line while grading, as they do nothing there, instead of the whole cell),
+    except magics that only time or capture Python, which run that Python."""
     if not _MAGIC.search(source):
         return source
+    body = _RUNS_ITS_BODY.match(source)
+    if body:
+        return "\n" + as_python(source[body.end():])  # the body keeps its line numbers
+    source = _TIME_LINE.sub(r"\1", source)
     from IPython.core.inputtransformer2 import TransformerManager
 
     try:
@@ -116,9 +128,27 @@ def _read_notebook(path: Path, digest: str, text: str) -> Submission:
         if grade_id:
             seen.add(grade_id)
             above = grade_id
+    found = _course_cells_recognised(found, seen)
     if not cells:
         problems.append("the notebook has no cells")
     return Submission(path=path, kind="notebook", digest=digest, cells=tuple(found), problems=tuple(problems))
+
+
+def _course_cells_recognised(found: list[Cell], present: set[str]) -> list[Cell]:
+    """Cells without metadata that are a provided or test cell word for word, named as that cell.
+
+    Only where the notebook has no cell with that grade_id: a student's copy of a course cell next
+    to the original stays the student's cell.
+    """
+    released = course.released_cells()
+    recognised: list[Cell] = []
+    for cell in found:
+        grade_id = None if cell.grade_id else released.get(course.same_code(cell.source))
+        if grade_id and grade_id not in present:
+            present.add(grade_id)
+            cell = Cell(f"cell {grade_id}", cell.source, grade_id)
+        recognised.append(cell)
+    return recognised
 
 
 @dataclass(frozen=True)
@@ -141,7 +171,9 @@ def parse_notebook(text: str) -> ParsedNotebook:
     replaced = 0
     for attempt in range(2):
         try:
-            notebook = nbformat.reads(text, as_version=4)
+            with warnings.catch_warnings():  # e.g. cells without ids (older Jupyter): nothing the grade needs
+                warnings.simplefilter("ignore")
+                notebook = nbformat.reads(text, as_version=4)
             return ParsedNotebook(notebook, list(notebook.cells), replaced=replaced)
         except Exception as exc:  # nbformat raises many types for bad input
             error = type(exc).__name__

@@ -166,6 +166,7 @@ class MhaCase:
     dtype: str = "bool"
     seed: int = 0
     fully_masked: bool = False      # one sequence of the batch is padding only (a padding mask)
+    zero_bias: tuple[str, ...] = ()  # the layers whose bias is zero (the student's module builds them without one)
 
     @property
     def embed_dim(self) -> int:
@@ -187,6 +188,8 @@ class MhaCase:
         for name in LAYERS:
             parameters[f"{name}.weight"] = (rng.standard_normal((E, E)) / math.sqrt(E)).astype(np.float32)
             parameters[f"{name}.bias"] = (0.5 * rng.standard_normal(E)).astype(np.float32)
+        for name in self.zero_bias:
+            parameters[f"{name}.bias"] = np.zeros(E, dtype=np.float32)
         mask = None
         if self.mask != "none":
             mask = make_keep(self.mask, self.batch, self.heads, self.length, self.length, rng,
@@ -206,7 +209,8 @@ class MhaCase:
 
     def __str__(self) -> str:
         return (f"MultiHeadAttention(embed_dim={self.embed_dim}, num_heads={self.heads}) (head_dim {self.head_dim}) "
-                f"with given W_q, W_k, W_v, W_o, in eval mode, on x of shape {self.context_shape}, "
+                f"with given W_q, W_k, W_v, W_o{zero_biases(self.zero_bias)}, in eval mode, on x of shape "
+                f"{self.context_shape}, "
                 + describe_mask(self.arrays["mask"], self.mask).replace("q_len", "seq_len").replace("k_len", "seq_len")
                 + "".join(f"; x[{b}] is padding only (mask == 0 for every key)" for b in self.padding_only))
 
@@ -218,6 +222,11 @@ class MhaCase:
             return ()
         keep = np.broadcast_to(mask != 0, self.weights_shape)
         return tuple(int(b) for b in np.nonzero(~keep.any(axis=(1, 2, 3)))[0])
+
+
+def zero_biases(layers: tuple[str, ...]) -> str:
+    """How a case names the biases it takes as zero."""
+    return f" (the bias of {', '.join(layers)} zero: your module has none)" if layers else ""
 
 
 def mha_cases(masks: tuple[str, ...] = ("none",), dtypes: tuple[str, ...] = ("bool",), *,
@@ -266,10 +275,12 @@ class SizesCase:
     head_dim: int
     sizes: tuple[tuple[int, int], ...]    # (batch, seq_len) of each call, in order
     seed: int
+    zero_bias: tuple[str, ...] = ()       # as in MhaCase
 
     def calls(self) -> list[MhaCase]:
         """One case per call; every call uses the first one's parameters."""
-        return [MhaCase(batch, length, self.heads, self.head_dim, seed=self.seed) for batch, length in self.sizes]
+        return [MhaCase(batch, length, self.heads, self.head_dim, seed=self.seed, zero_bias=self.zero_bias)
+                for batch, length in self.sizes]
 
     def request(self, *, our_attention: bool) -> dict[str, Any]:
         """The ``mha_sequence`` probe's arguments; ``our_attention`` as in :meth:`MhaCase.request`."""
@@ -280,7 +291,8 @@ class SizesCase:
     def __str__(self) -> str:
         shapes = ", ".join(f"({b}, {n}, {self.heads * self.head_dim})" for b, n in self.sizes)
         return (f"one MultiHeadAttention(embed_dim={self.heads * self.head_dim}, num_heads={self.heads}) with given "
-                f"W_q, W_k, W_v, W_o, in eval mode, called in turn on x of shapes {shapes}, mask=None")
+                f"W_q, W_k, W_v, W_o{zero_biases(self.zero_bias)}, in eval mode, called in turn on x of shapes "
+                f"{shapes}, mask=None")
 
 
 sizes_cases = st.builds(SizesCase, heads=st.integers(1, 4), head_dim=st.integers(1, 4),

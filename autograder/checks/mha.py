@@ -9,7 +9,9 @@ test_sdpa points only, never test_mha points too.
 """
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -28,7 +30,7 @@ from autograder.checks.masking import (
 )
 from autograder.checks.mistakes import diagnose_mha
 from autograder.checks.registry import Student, check, for_all
-from autograder.errors import CheckFailed, StudentError
+from autograder.errors import CheckFailed, MalformedReply, StudentError
 
 PART, CELL = "part-a", "test_mha"
 FALLBACK_NOTE = ("passes with the notebook's scaled_dot_product_attention standing in for yours (yours has a mistake "
@@ -81,11 +83,37 @@ class ModuleCaseRunner:
         return FALLBACK_NOTE if self.fallbacks else None
 
 
+_LAYOUTS: weakref.WeakKeyDictionary[Any, tuple[str, ...]] = weakref.WeakKeyDictionary()
+
+
+def without_bias(student: Student) -> tuple[str, ...]:
+    """The layers the student's module builds without a bias (the worker's word, a claim; asked once per student).
+
+    Their biases are zero in every case the checks send, so the claim buys nothing: the module is
+    graded on what it computes with those biases zero, and mha_gradients costs it its points.
+    """
+    if student not in _LAYOUTS:
+        try:
+            names = student.call("mha_layout", embed_dim=4, num_heads=2).get("without_bias")
+        except StudentError:        # the module cannot be built: every case reports that
+            names = []
+        if not isinstance(names, list) or not set(names) <= set(LAYERS) or len(set(names)) != len(names):
+            raise MalformedReply("the reply naming the layers without a bias is malformed")
+        _LAYOUTS[student] = tuple(name for name in LAYERS if name in names)
+    return _LAYOUTS[student]
+
+
+def with_student_biases(student: Student, cases: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """The cases with the biases zero that the student's module does not have."""
+    layout = without_bias(student)
+    return cases.map(lambda case: replace(case, zero_bias=layout)) if layout else cases
+
+
 def run_module_check(student: Student, cases: st.SearchStrategy[MhaCase], examples: int,
                      judge: Callable[[MhaCase, dict[str, Any], Rerun], str | None], *, grads: bool = False,
                      runner: ModuleCaseRunner | None = None) -> str | None:
     runner = runner or ModuleCaseRunner(student)
-    for_all(cases, lambda case: runner(case, lambda *, our_attention: case.request(grads=grads,
+    for_all(with_student_biases(student, cases), lambda case: runner(case, lambda *, our_attention: case.request(grads=grads,
                                                                                    our_attention=our_attention),
                                        lambda got, rerun: judge(case, got, rerun)), examples=examples)
     return runner.note()
@@ -278,8 +306,15 @@ def mha_gradients(student: Student) -> str | None:
     or sum(context * g) alone when the weights come back detached (the notebook asks for the weights
     to look at, not for a graph behind them; the context must carry gradients, or nothing trains).
     Where the forward values are wrong (other checks report that) only the flow of gradients to x
-    through the context is judged.
+    through the context is judged.  A module without a bias in W_q, W_k, W_v or W_o fails here, and
+    only here: the other checks judge it with those biases taken as zero.
     """
+    missing_bias = without_bias(student)
+    if missing_bias:
+        raise CheckFailed(f"{', '.join(missing_bias)} {'has' if len(missing_bias) == 1 else 'have'} no bias; the "
+                          "notebook asks for nn.Linear(embed_dim, embed_dim), which has one (the other checks took "
+                          "the missing biases as zero)")
+
     def judge(case: MhaCase, got: dict[str, Any], rerun: Rerun) -> str | None:
         problem = shape_problem(case, got)
         if problem:
@@ -344,8 +379,8 @@ def mha_any_shape(student: Student) -> str | None:
         return None
 
     runner = ModuleCaseRunner(student, "mha_sequence")
-    for_all(sizes_cases, lambda case: runner(case, case.request, lambda got, rerun: judge(case, got, rerun)),
-            examples=6)
+    for_all(with_student_biases(student, sizes_cases),
+            lambda case: runner(case, case.request, lambda got, rerun: judge(case, got, rerun)), examples=6)
     return runner.note()
 
 

@@ -9,6 +9,9 @@ so that the grader can tell a mistake in MultiHeadAttention from one in the func
 That stand-in is written here rather than imported from ``autograder.assignment.reference``: the worker seals
 the reference module (the model answers) before the student's code runs, and the stand-in reveals
 no more than the notebook's own text (the formula and the -1e9 convention).
+
+``mha_layout`` names the layers built without a bias; the grader then sends zero biases for them,
+which is all ``load_attention_parameters`` lets such a layer take.
 """
 from __future__ import annotations
 
@@ -55,18 +58,24 @@ def build_attention(namespace: dict[str, Any], embed_dim: int, num_heads: int) -
         raise StudentAPIError("MultiHeadAttention(...) should build an nn.Module")
     for name in ATTENTION_LAYERS:
         layer = getattr(module, name, None)
-        square = isinstance(layer, nn.Linear) and tuple(layer.weight.shape) == (embed_dim, embed_dim)
-        if not square or layer.bias is None:
-            raise StudentAPIError(f"MultiHeadAttention.{name} should be nn.Linear(embed_dim, embed_dim) with a bias")
+        if not isinstance(layer, nn.Linear) or tuple(layer.weight.shape) != (embed_dim, embed_dim):
+            raise StudentAPIError(f"MultiHeadAttention.{name} should be nn.Linear(embed_dim, embed_dim)")
     return module
 
 
 def load_attention_parameters(module: nn.Module, parameters: dict[str, np.ndarray], prefix: str = "") -> None:
+    """Copy the given weights and biases in; a layer without a bias can only take a zero one (what the
+    grader sends for the layers ``mha_layout`` named)."""
     with torch.no_grad():
         for name in ATTENTION_LAYERS:
             layer = getattr(module, name)
             layer.weight.copy_(torch.from_numpy(parameters[f"{prefix}{name}.weight"]))
-            layer.bias.copy_(torch.from_numpy(parameters[f"{prefix}{name}.bias"]))
+            bias = parameters[f"{prefix}{name}.bias"]
+            if layer.bias is not None:
+                layer.bias.copy_(torch.from_numpy(bias))
+            elif np.any(bias != 0):
+                raise StudentAPIError(f"MultiHeadAttention.{name} has no bias (and had one when first built); "
+                                      "the notebook asks for nn.Linear(embed_dim, embed_dim), which has one")
 
 
 @contextmanager
@@ -95,6 +104,14 @@ def _built(namespace: dict[str, Any], embed_dim: int, num_heads: int, parameters
 
 
 @probe
+def mha_layout(namespace: dict[str, Any], embed_dim: int, num_heads: int) -> dict[str, Any]:
+    """Which of W_q, W_k, W_v, W_o the student's module builds without a bias (the grader then sends zero ones)."""
+    torch.manual_seed(0)
+    module = build_attention(namespace, embed_dim, num_heads)
+    return {"without_bias": [name for name in ATTENTION_LAYERS if getattr(module, name).bias is None]}
+
+
+@probe
 def mha(namespace: dict[str, Any], embed_dim: int, num_heads: int, parameters: dict[str, np.ndarray],
         x: np.ndarray, mask: np.ndarray | None = None, grad_output: np.ndarray | None = None,
         grad_weights: np.ndarray | None = None, our_attention: bool = False) -> dict[str, Any]:
@@ -114,7 +131,7 @@ def mha(namespace: dict[str, Any], embed_dim: int, num_heads: int, parameters: d
             for name in ATTENTION_LAYERS:
                 layer = getattr(module, name)
                 result[f"grad_{name}.weight"] = grad_of(layer.weight)
-                result[f"grad_{name}.bias"] = grad_of(layer.bias)
+                result[f"grad_{name}.bias"] = None if layer.bias is None else grad_of(layer.bias)
     return result
 
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -40,8 +39,9 @@ from autograder.sandbox.limits import Limits
 from autograder.sandbox.proctree import become_subreaper, descendants, kill_tree, reap, register_worker, unregister_worker
 from autograder.sandbox.program import LoadReport, Program
 from autograder.sandbox.readable import guarded_prefixes, worker_readable_roots
-from autograder.sandbox.shared import MAX_INCIDENTS, PROGRESS_FILE, PROJECT_ROOT, signal_name
+from autograder.sandbox.shared import MAX_INCIDENTS, PROGRESS_FILE, WORKER_FDS, signal_name
 from autograder.sandbox.usage import disk_usage, format_size, memory, threads
+from autograder.sandbox.zygote import ForkedWorker, fork_worker
 
 LOADING = "loading your code"
 WATCH_INTERVAL = 0.1
@@ -56,7 +56,7 @@ class WorkerHandle:
         self.limits = limits
         self.skip = skip
         self.loading: str | None = None  # the student's statement the worker was running when it was lost loading
-        self.process: subprocess.Popen | None = None
+        self.process: ForkedWorker | None = None
         self.scratch: str | None = None
         self.started = 0.0
         self.incidents: list[str] = []
@@ -81,22 +81,19 @@ class WorkerHandle:
         reply_read, reply_write = os.pipe()
         self._incidents_read, incidents_write = os.pipe()
         os.set_blocking(self._incidents_read, False)
-        self._incidents_fd = incidents_write
-        self._reply_fd = reply_write  # its number in the worker
+        _, self._reply_fd, self._incidents_fd = WORKER_FDS  # their numbers in the worker
         self._incidents_link = f"pipe:[{os.fstat(incidents_write).st_ino}]"
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.scratch, "TMPDIR": self.scratch,
-               "PYTHONPATH": PROJECT_ROOT, "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1",
-               "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
-               "JE_ARROW_MALLOC_CONF": "background_thread:false",  # no thread outside the lockdown
-               "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-               "LANG": "C.UTF-8", "MPLBACKEND": "Agg"}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "autograder.sandbox.child.main", str(request_read), str(reply_write)],
-            pass_fds=(request_read, reply_write, incidents_write), cwd=self.scratch, env=env, start_new_session=True,
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        os.close(request_read)
-        os.close(reply_write)
-        os.close(incidents_write)
+        try:
+            self.process = fork_worker(self.scratch, (request_read, reply_write, incidents_write))
+        except BaseException:
+            for fd in (request_write, reply_read, self._incidents_read):
+                os.close(fd)
+            self._incidents_read = -1
+            self.close()
+            raise
+        finally:
+            for fd in (request_read, reply_write, incidents_write):
+                os.close(fd)
         self._inspectable = self._fd_link(self.process.pid, self._incidents_fd) == self._incidents_link
         self._pid = self.process.pid
         self._requests, self._replies = request_write, reply_read

@@ -6,6 +6,7 @@ import os
 import signal
 
 MAX_INCIDENTS = 20
+WORKER_FDS = (3, 4, 5)         # a worker's descriptors: requests in, replies out, incidents out
 PROGRESS_FILE = ".loading"      # "<block>:<statement>\t<cell, line>" of the statement the worker is loading
 PR_SET_CHILD_SUBREAPER = 36     # prctl: orphans of our descendants come back to us
 PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # autograder/

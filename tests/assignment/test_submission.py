@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.assignment.submission import MAX_JSON_DEPTH, flatten_deep_json, load_submission, parse_notebook
+from autograder.assignment import course
+from autograder.assignment.submission import MAX_JSON_DEPTH, as_python, flatten_deep_json, load_submission, parse_notebook
 
 FAULTS = Path(__file__).resolve().parents[1] / "submissions" / "nbgrader_faults"
 sys.path.insert(0, str(FAULTS))
@@ -90,3 +91,49 @@ def test_grade_all_scores_a_deep_nested_notebook_from_its_code_with_a_flag(deep_
     with (tmp_path / "out" / "grades.csv").open(newline="") as handle:
         row = next(csv.DictReader(handle))
     assert "nested more than" in row["flags"]
+
+
+# magics, as IPython runs them
+
+@pytest.mark.parametrize("cell, runs", [
+    ("%%time\ndef f():\n    return 1\n", "\ndef f():\n    return 1\n"),
+    ("%%capture output --no-stderr\nx = 2\n", "\nx = 2\n"),
+    ("y = 1\n%time z = y + 1\n", "y = 1\nz = y + 1\n"),
+])
+def test_magics_that_time_or_capture_python_run_that_python_on_its_own_lines(cell: str, runs: str) -> None:
+    assert as_python(cell) == runs
+
+
+@pytest.mark.parametrize("cell", ["%%timeit\nx = 1\n", "%%writefile a.py\nx = 1\n", "%%bash\nls\n"])
+def test_other_cell_magics_define_nothing(cell: str) -> None:
+    assert as_python(cell).startswith("get_ipython().run_cell_magic(")
+
+
+# course cells without their metadata
+
+def _notebook(path: Path, cells: list[dict]) -> Path:
+    path.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    return path
+
+
+def _code(source: str, grade_id: str | None = None) -> dict:
+    metadata = {"nbgrader": {"grade_id": grade_id, "solution": True}} if grade_id else {}
+    return {"cell_type": "code", "id": f"c{abs(hash(source)) % 10**8}", "metadata": metadata,
+            "source": source, "outputs": [], "execution_count": None}
+
+
+def test_a_course_cell_that_lost_its_metadata_is_known_by_its_code(tmp_path: Path) -> None:
+    setup = course.cells(("setup",))["setup"]
+    test_sdpa = course.released_cells()
+    released_test = next(code for code, gid in test_sdpa.items() if gid == "test_sdpa")
+    submission = load_submission(_notebook(tmp_path / "n.ipynb", [
+        _code(setup + "\n\n"), _code("def scaled_dot_product_attention(Q, K, V, mask=None):\n    pass\n"),
+        _code(released_test)]))
+    assert [cell.grade_id for cell in submission.cells] == ["setup", None, "test_sdpa"]
+    assert submission.cells[0].label == "cell setup"
+
+
+def test_a_students_copy_of_a_course_cell_beside_the_original_stays_the_students(tmp_path: Path) -> None:
+    setup = course.cells(("setup",))["setup"]
+    submission = load_submission(_notebook(tmp_path / "n.ipynb", [_code(setup, "setup"), _code(setup)]))
+    assert [cell.grade_id for cell in submission.cells] == ["setup", None]

@@ -85,3 +85,38 @@ def test_detached_weights_keep_the_module_gradient_points():
     from autograder.checks.mha import mha_gradients
 
     mha_gradients.run(module_student(returned="weights.detach()"))
+
+
+def test_a_layer_without_bias_is_graded_with_that_bias_zero_and_loses_the_gradient_points_only():
+    import pytest
+    from test_sdpa import live_student
+
+    from autograder.checks.mha import mha_context, mha_gradients
+    from autograder.errors import CheckFailed
+
+    no_bias_q = MODULE.replace("nn.Linear(embed_dim, embed_dim)", "nn.Linear(embed_dim, embed_dim, bias=False)", 1)
+    student = live_student(no_bias_q.replace("ATTENTION", "scaled_dot_product_attention(Q, K, V, mask)")
+                           .replace("RETURNED", "weights"))
+    mha_context.run(student)
+    with pytest.raises(CheckFailed, match=r"^W_q has no bias; the notebook asks for nn.Linear\(embed_dim, embed_dim\), "
+                                          "which has one"):
+        mha_gradients.run(student)
+
+
+def test_a_layer_without_bias_takes_no_bias_but_zero():
+    """What the worker loads: a bias-less layer refuses a non-zero bias (the grader sends zero ones only)."""
+    import pytest
+    from torch import nn
+
+    from autograder.probes import StudentAPIError
+    from autograder.probes.mha import load_attention_parameters
+
+    module = nn.Module()
+    for name in ("W_q", "W_k", "W_v", "W_o"):
+        setattr(module, name, nn.Linear(2, 2, bias=name != "W_k"))
+    parameters = {f"{name}.{kind}": np.ones((2, 2) if kind == "weight" else 2, dtype=np.float32)
+                  for name in ("W_q", "W_k", "W_v", "W_o") for kind in ("weight", "bias")}
+    with pytest.raises(StudentAPIError, match="W_k has no bias"):
+        load_attention_parameters(module, parameters)
+    load_attention_parameters(module, {**parameters, "W_k.bias": np.zeros(2, dtype=np.float32)})
+    assert float(module.W_v.bias.detach().sum()) == 2.0

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 from verdicts import assert_as_expected
 
 from autograder.assignment.offline_model import offline_tokenizer
@@ -73,10 +74,20 @@ def test_padding_is_ignored_whichever_way_it_is_marked():
 
 
 def test_known_mistakes_are_told_apart_on_a_larger_case():
-    case = partc.MetricsCase(logits=((0.0, 1.0), (2.0, 0.0), (0.5, 0.5), (1.0, -1.0)), labels=(1, 0, 1, 1))
-    assert case.expected == 0.5
+    case = partc.MetricsCase(logits=((0.0, 1.0), (2.0, 0.0), (0.2, 0.5), (1.0, -1.0)), labels=(1, 0, 1, 1))
+    assert case.expected == 0.75
     values = [value for value, _ in partc.known_mistakes(case)]
-    assert values[0] == 50.0 and values[-1] == 0.5 and values[-2] == 0.75
+    assert values[0] == 75.0 and values[-1] == 0.25
+
+
+def test_no_case_has_a_tie_the_notebook_does_not_say_how_to_break():
+    @settings(max_examples=200, database=None, suppress_health_check=list(HealthCheck))
+    @given(partc.metrics_cases)
+    def no_ties(case: partc.MetricsCase) -> None:
+        logits, _ = case.arrays
+        assert (logits[:, 0] != logits[:, 1]).all()
+
+    no_ties()
 
 
 def test_the_notebook_front_door_runs_the_same_checks_on_live_objects():

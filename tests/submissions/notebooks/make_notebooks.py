@@ -4,7 +4,8 @@ Each notebook is the current release with the source's solutions filled in (``pl
 then changed the way students change notebooks: helpers in added cells, constants made by calls,
 ``from __future__ import annotations``, a dataclass config, type hints, a global read at call
 time, a class shared between cells, top-level prints, plots and a leftover training call, a
-duplicated graded cell, a solution split across two cells, reordered cells.
+duplicated graded cell, a solution split across two cells, reordered cells, timing and capture
+magics, a library warning about a caller outside the cell, every cell's nbgrader metadata gone.
 
     .venv/bin/python tests/submissions/notebooks/make_notebooks.py   # rewrites the .ipynb files here
 """
@@ -145,6 +146,28 @@ def cells_reordered(nb: Notebook) -> None:
     nb.cells.insert(index(nb, "parta_intro"), sdpa)  # above the Part A introduction
 
 
+def timing_and_capture_magics(nb: Notebook) -> None:
+    cell(nb, "sdpa").source = "%%time\n" + cell(nb, "sdpa").source
+    cell(nb, "mha").source += "\n\n%time timing_check = MultiHeadAttention(8, 2)\n"
+    add_after(nb, "mha", "%%capture pip_output\n!pip install -q numpy\nINSTALLED = True\n")
+    add_after(nb, "attention_hook", "%%time\n"
+                                    "def count_stored(storage):\n    return len(storage)\n")
+
+
+def library_warning_past_the_cell(nb: Notebook) -> None:
+    """A library call that warns about its caller's caller (stacklevel=3), called from a cell: the warning
+    is shown as Jupyter shows it, and the file it names is not the student's doing."""
+    add_after(nb, "sdpa", "import warnings\n\n\ndef old_api():\n"
+                          "    warnings.warn('old_api is deprecated', DeprecationWarning, stacklevel=3)\n\n\n"
+                          "warnings.simplefilter('always')\nold_api()\n")
+
+
+def metadata_stripped(nb: Notebook) -> None:
+    """Saved by an editor that drops cell metadata (Colab can): no cell says which it is."""
+    for each in nb.cells:
+        each.metadata.pop("nbgrader", None)
+
+
 VARIANTS: dict[str, Callable[[Notebook], None]] = {
     "plain": lambda nb: None,
     "helper_in_added_cell": helper_in_added_cell,
@@ -158,6 +181,9 @@ VARIANTS: dict[str, Callable[[Notebook], None]] = {
     "duplicated_graded_cell": duplicated_graded_cell,
     "solution_split_across_cells": solution_split_across_cells,
     "cells_reordered": cells_reordered,
+    "timing_and_capture_magics": timing_and_capture_magics,
+    "library_warning_past_the_cell": library_warning_past_the_cell,
+    "metadata_stripped": metadata_stripped,
 }
 
 

@@ -1,4 +1,5 @@
-# Mistakes: ties go to class 1 (>=), extra keys in the result; empty texts are dropped from the batch.
+# Mistakes: extra keys in the result; empty texts are dropped from the batch.  Ties going to class 1 (>=)
+# are no mistake: the notebook does not say how a tie is broken.
 import numpy as np
 
 
