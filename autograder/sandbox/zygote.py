@@ -1,7 +1,7 @@
 """Starting workers: forked from one pre-imported zygote process per grading process.
 
 The zygote (:mod:`autograder.sandbox.child.zygote`) is a fresh interpreter with the workers'
-environment that imported torch, numpy and transformers once; each worker is a fork of it that
+environment that imported torch, numpy, transformers and nltk once; each worker is a fork of it that
 then starts as a fresh worker would (see there).  This saves every worker its own torch import
 (about 2 s of CPU each, five workers per submission).  It is started once per grading process, by
 the first worker, and again if it is gone.
