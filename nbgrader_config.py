@@ -23,6 +23,7 @@ from autograder.nbgrader_steps import (
                                     RepairCellMetadata,
                                     RestoreMissingCells,
                                     SalvagingNotebookExporter,
+                                    StartTrustedGrading,
                                     TolerantExecute,
                                     TrustedVerdicts,
 )
@@ -66,12 +67,13 @@ c.Autograde.sanitize_preprocessors = [
     RestoreMissingCells,
     CheckCellMetadata,
 ]
-# Second pass: the student's kernel runs the notebook (a kernel that dies or hangs is recorded and
-# ends the run, not the autograde), then the engine grades the code in a child process with
-# memory and time limits (c.TrustedVerdicts.memory_limit, .time_limit) and its
+# Second pass: the engine starts grading the code in a child process with memory and time limits
+# (c.TrustedVerdicts.memory_limit, .time_limit) while the student's kernel runs the notebook (a
+# kernel that dies or hangs is recorded and ends the run, not the autograde); then the engine's
 # verdicts replace the test cells' outputs, so SaveAutoGrades records the engine's scores;
 # RecordFlags flags the notebook in the gradebook, with the reasons, when anything went wrong.
 c.Autograde.autograde_preprocessors = [
+    StartTrustedGrading,
     TolerantExecute,
     IgnorePattern,
     ClearMetadataPreprocessor,

@@ -1,7 +1,8 @@
 """One submission graded in a fresh process, killed with everything it started at its time limit.
 
 Locally the grading processes are forked from a forkserver that has already imported the
-engine (saves importing torch once per submission); on a Dask cluster, whose workers are
+engine and the libraries of the parts' reference code (:func:`start_forkserver`: torch,
+transformers and nltk once per class, not per submission); on a Dask cluster, whose workers are
 daemonic processes, each task starts a fresh interpreter instead.  Both run the same task and
 give the same ``results.json``.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import subprocess
 import sys
@@ -85,17 +87,37 @@ def run_isolated(task: Task, timeout: float = DEFAULT_TIMEOUT, how: str = "auto"
 
 
 CHILD_COMMAND = "import sys; from autograder.batch.isolate import child_main; child_main(sys.argv[1])"
+# The forkserver's own environment: a grading process forked from it must not start thread pools
+# (N of them share the machine) nor a jemalloc background thread in what the preload imports.
+FORKSERVER_ENVIRONMENT = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                          "TOKENIZERS_PARALLELISM": "false", "JE_ARROW_MALLOC_CONF": "background_thread:false"}
 _forkserver_lock = threading.Lock()
 _forkserver_context: Any = None
 
 
-def _fork_context() -> Any:
-    """A forkserver that has imported the engine once; each grading process is a fresh fork of it."""
+def start_forkserver(preload: list[str] | None = None) -> Any:
+    """Start, once per process, the forkserver every grading process is forked from; return its context.
+
+    It imports ``preload`` (by default the engine) and the libraries the parts' reference code
+    imports (:attr:`~autograder.assignment.parts.Part.grader_imports`), so that no grading
+    process imports torch, nltk or transformers again.  A later call returns the running one.
+    """
     global _forkserver_context
     with _forkserver_lock:
         if _forkserver_context is None:
+            from autograder.assignment.parts import PARTS
+
+            libraries = [name for part in PARTS for name in part.grader_imports]
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["autograder.grading.engine"])
+            context.set_forkserver_preload(list(dict.fromkeys([*(preload or [DEFAULT_GRADER.partition(":")[0]]),
+                                                               *libraries])))
+            saved = dict(os.environ)
+            os.environ.update({key: value for key, value in FORKSERVER_ENVIRONMENT.items() if key not in saved})
+            try:
+                multiprocessing.forkserver.ensure_running()
+            finally:
+                os.environ.clear()
+                os.environ.update(saved)
             _forkserver_context = context
         return _forkserver_context
 
@@ -104,7 +126,7 @@ def _run_child(workdir: str, timeout: float, how: str, cancel: threading.Event |
     """Run child_main(workdir) in a new process; (exit code, reason it was stopped or None)."""
     started = time.time() - 1.0  # as the worker handles do: what was started after this may be killed with it
     if how == "fork":
-        process = _fork_context().Process(target=child_main, args=(workdir,), name="autograder-grading")
+        process = start_forkserver().Process(target=child_main, args=(workdir,), name="autograder-grading")
         process.start()
         pid, poll = process.pid, (lambda: process.exitcode)
         wait_step = process.join

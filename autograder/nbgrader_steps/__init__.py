@@ -10,12 +10,14 @@ sanitize pass (``c.Autograde.sanitize_preprocessors``, ``c.Autograde.exporter_cl
     for its grade_id (and flags what the file said otherwise); ``RestoreMissingCells``
     (nbgrader's ``OverwriteCells``) also puts back graded cells that are missing.
 autograde pass (``c.Autograde.autograde_preprocessors``)
-    ``TolerantExecute`` runs the notebook like nbgrader's ``Execute`` but records a kernel that
-    dies or hangs and stops there; ``TrustedVerdicts`` (before ``SaveAutoGrades``) grades the
-    code with the engine, in a child process with memory and time limits (``enginechild``),
-    and rewrites every autograded test cell's outputs so that nbgrader reads exactly the
-    engine's score; ``RecordFlags`` (after ``SaveAutoGrades``) flags the
-    notebook in the gradebook with the reasons.
+    ``StartTrustedGrading`` starts the engine's grading of the code in the background, so that
+    it runs while the kernel does; ``TolerantExecute`` runs the notebook like nbgrader's
+    ``Execute`` but records a kernel that dies or hangs and stops there; ``TrustedVerdicts``
+    (before ``SaveAutoGrades``) takes that grading if it graded exactly the code in front of it
+    (or grades again), in a child process with memory and time limits (``enginechild``), and
+    rewrites every autograded test cell's outputs so that nbgrader reads exactly the engine's
+    score; ``RecordFlags`` (after ``SaveAutoGrades``) flags the notebook in the gradebook with
+    the reasons.
 export (``c.ExportApp.plugin_class``)
     ``FlaggedCsvExport`` is nbgrader's CSV with ``flagged`` and ``flags`` columns.
 
@@ -27,8 +29,8 @@ from importlib import import_module
 # Imported on first use, so that the kernel launcher (python -m ...confinedkernel) starts lean.
 _MODULES = {"FlaggedCsvExport": "flaggedcsvexport", "RecordFlags": "recordflags",
             "RepairCellMetadata": "repaircellmetadata", "RestoreMissingCells": "restoremissingcells",
-            "SalvagingNotebookExporter": "salvagingexporter", "TolerantExecute": "tolerantexecute",
-            "TrustedVerdicts": "trustedverdicts"}
+            "SalvagingNotebookExporter": "salvagingexporter", "StartTrustedGrading": "starttrustedgrading",
+            "TolerantExecute": "tolerantexecute", "TrustedVerdicts": "trustedverdicts"}
 __all__ = sorted(_MODULES)
 
 

@@ -8,14 +8,13 @@ process, killed with everything it started at its time limit), and the grading p
 first limits its own address space (a soft RLIMIT_AS, so the workers it starts may still set
 their own limits): its failure is one flagged notebook.
 
-Importing this module loads the engine and the course's code; :func:`start` makes the
-grading processes forks of a server that imported it before any student's kernel ran, so
-nothing a kernel changed on disk reaches the code that grades.
+:func:`start` makes the grading processes forks of a server that imported the engine, read
+the course's code and imported the libraries before any student's kernel ran, so nothing a
+kernel changed on disk reaches the code that grades; nbgrader's own process imports neither
+torch nor the engine.
 """
 from __future__ import annotations
 
-import multiprocessing
-import multiprocessing.forkserver
 import os
 import resource
 from collections.abc import Iterable
@@ -23,7 +22,7 @@ from pathlib import Path
 
 from autograder.assignment import course
 from autograder.assignment.parts import PARTS
-from autograder.grading import engine
+from autograder.batch import isolate
 from autograder.grading.report import GradeReport
 from autograder.sandbox.limits import Limits
 
@@ -37,8 +36,7 @@ for _part in PARTS:
 def start(memory_bytes: int) -> None:
     """Start the server the grading processes are forked from, now, with the engine loaded."""
     os.environ[MEMORY_VARIABLE] = str(memory_bytes)
-    multiprocessing.get_context("forkserver").set_forkserver_preload(["autograder.batch.isolate", __name__])
-    multiprocessing.forkserver.ensure_running()
+    isolate.start_forkserver([__name__, "autograder.grading.engine"])
 
 
 def grade_within_memory(path: str | Path, *, limits: Limits | None = None,
@@ -48,4 +46,6 @@ def grade_within_memory(path: str | Path, *, limits: Limits | None = None,
     if memory > 0:
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
         resource.setrlimit(resource.RLIMIT_AS, (memory if hard == resource.RLIM_INFINITY else min(memory, hard), hard))
+    from autograder.grading import engine  # imported by the forkserver already
+
     return engine.grade_submission(path, limits=limits, parts=parts)

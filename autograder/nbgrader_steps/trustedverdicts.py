@@ -11,11 +11,19 @@ see :mod:`.enginechild`) and replaces the outputs of every test
 cell the engine has checks for with exactly two: the per-check feedback (stdout) and the
 engine's score as the cell's value, so that ``determine_grade`` returns that score and nothing
 the kernel printed survives.  Test cells the engine does not know keep nbgrader's scoring.
+
+The engine grades only the code (:func:`graded_notebook`), which is known before the kernel
+runs: :class:`~.starttrustedgrading.StartTrustedGrading`, first in the pass, starts the grading
+then, so that the engine and the student's kernel run at the same time.  This step takes that
+grading only if the code it graded is exactly the code in front of it, and grades again otherwise.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import threading
+from concurrent.futures import Future
 
 import nbformat
 from nbconvert.exporters.exporter import ResourcesDict
@@ -27,14 +35,14 @@ from traitlets import Float, Integer, List, Unicode
 
 from autograder import ENGINE_VERSION
 from autograder.assignment.parts import PARTS
-from autograder.batch.isolate import Task, run_isolated
-from autograder.checks import ALL_CHECKS
+from autograder.batch.isolate import Outcome, Task, run_isolated
 from autograder.grading import scoring
 from autograder.grading.report import CheckResult, GradeReport
 from autograder.nbgrader_steps import enginechild
 from autograder.nbgrader_steps.flags import SALVAGE_METADATA_KEY, add_flag, carried_flags, flags
 
 METADATA_KEY = "autograder"
+PENDING_KEY = "autograder_pending_grading"  # in resources: the grading StartTrustedGrading started
 
 
 class TrustedVerdicts(NbGraderPreprocessor):
@@ -63,6 +71,7 @@ class TrustedVerdicts(NbGraderPreprocessor):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
+        self._started: PendingGrading | None = None
         enginechild.start(self.memory_limit)  # before any student kernel runs: see enginechild
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
@@ -102,20 +111,37 @@ class TrustedVerdicts(NbGraderPreprocessor):
         self.graded_cells.append(grade_id)
         return cell, resources
 
+    def start_grading(self, nb: NotebookNode, resources: ResourcesDict) -> None:
+        """Start grading the notebook's code in the background; :meth:`_grade` collects it."""
+        if self._started is not None:  # the last notebook's, if its pass failed before TrustedVerdicts took it
+            self._started.cancel()
+        self._started = resources[PENDING_KEY] = PendingGrading(self._task(nb, resources), self.time_limit)
+
+    def _task(self, nb: NotebookNode, resources: ResourcesDict) -> Task:
+        info = resources.get("nbgrader", {})
+        name = f"{info.get('student', 'student')}-{info.get('notebook', 'notebook')}.ipynb"
+        return Task(student=str(info.get("student", "student")), filename=name, content=graded_notebook(nb),
+                    parts=tuple(self.parts) or None, grader=enginechild.GRADER)
+
     def _grade(self, nb: NotebookNode, resources: ResourcesDict) -> GradeReport:
-        """Grade the notebook as nbgrader read it before the kernel ran (its cell sources; outputs do not matter).
+        """Grade the notebook's code as nbgrader read it (:func:`graded_notebook`), or take the grading started on it.
 
         Not the file on disk: the student's kernel could have rewritten that while it ran.  The
         engine runs in a child process (:mod:`.enginechild`); if that fails, every check scores 0
         and the notebook is flagged, and the class run goes on.
         """
-        info = resources.get("nbgrader", {})
-        name = f"{info.get('student', 'student')}-{info.get('notebook', 'notebook')}.ipynb"
-        content = nbformat.writes(nb).encode("utf-8")
-        self.log.info("grading %s with the trusted engine, in a child process", name)
-        task = Task(student=str(info.get("student", "student")), filename=name, content=content,
-                    parts=tuple(self.parts) or None, grader=enginechild.GRADER)
-        outcome = run_isolated(task, timeout=self.time_limit)
+        task = self._task(nb, resources)
+        pending = resources.pop(PENDING_KEY, None)
+        if pending is not None and pending.content == task.content:
+            self.log.info("taking the trusted engine's grading of %s, started before the kernel ran", task.filename)
+            outcome = pending.outcome()
+        else:
+            if pending is not None:
+                self.log.warning("the code of %s changed after its grading started: grading it again", task.filename)
+                pending.cancel()
+            self.log.info("grading %s with the trusted engine, in a child process", task.filename)
+            outcome = run_isolated(task, timeout=self.time_limit)
+        name, content = task.filename, task.content
         if outcome.report_json is not None:
             return GradeReport.from_gradescope(json.loads(outcome.report_json))
         reason = (f"the trusted grading engine failed on this notebook ({outcome.failure}; its memory limit is "
@@ -150,8 +176,50 @@ class TrustedVerdicts(NbGraderPreprocessor):
         return shown
 
 
+def graded_notebook(nb: NotebookNode) -> bytes:
+    """What the engine grades: every cell's type, source and nbgrader metadata, nothing the kernel wrote."""
+    kept = nbformat.v4.new_notebook()
+    for cell in nb.cells:
+        bare = copy.deepcopy(cell)
+        bare.metadata = {"nbgrader": cell.metadata["nbgrader"]} if "nbgrader" in cell.get("metadata", {}) else {}
+        bare.pop("attachments", None)
+        if bare.get("cell_type") == "code":
+            bare.outputs, bare.execution_count = [], None
+        kept.cells.append(bare)
+    return nbformat.writes(kept).encode("utf-8")
+
+
+class PendingGrading:
+    """One notebook's isolated grading, running in a thread of nbgrader's process until it is collected."""
+
+    def __init__(self, task: Task, timeout: float) -> None:
+        self.content = task.content
+        self._cancelled = threading.Event()
+        self._future: Future[Outcome] = Future()
+        self._thread = threading.Thread(target=self._run, args=(task, timeout), name=f"grading {task.filename}",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self, task: Task, timeout: float) -> None:
+        try:
+            self._future.set_result(run_isolated(task, timeout, cancel=self._cancelled))
+        except BaseException as error:  # handed to the thread that collects the grading, as if it had run there
+            self._future.set_exception(error)
+
+    def outcome(self) -> Outcome:
+        """Wait for the grading (run_isolated kills it at its time limit)."""
+        return self._future.result()
+
+    def cancel(self) -> None:
+        """Kill the grading (nobody will read it) and wait until it is gone."""
+        self._cancelled.set()
+        self._thread.join()
+
+
 def _nothing_graded(name: str, digest: str, reason: str, parts: list[str]) -> GradeReport:
     """A report in which every check of the graded parts scored 0 for ``reason`` (scoring rule 3)."""
+    from autograder.checks import ALL_CHECKS  # imports torch: not in nbgrader's own process unless needed
+
     wanted = set(parts) or {part.tag for part in PARTS}
     report = GradeReport(submission=name, digest=digest, engine_version=ENGINE_VERSION, flags=[reason])
     report.results = [CheckResult(entry.name, entry.part, entry.test_cell, scoring.check_score(entry.points, passed=False),

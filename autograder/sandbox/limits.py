@@ -16,7 +16,7 @@ class Limits:
     ``disk_files`` bound the scratch directory, ``file_bytes`` each file, ``output_bytes``
     what is kept of the code's printed output.  ``submission_seconds`` is the budget of one whole
     submission (every part, every check, every restart): past it the remaining checks score 0
-    and the submission is flagged.  An honest grading takes 20-40 s on a 2-core machine
+    and the submission is flagged.  An honest grading takes 12-25 s on a 2-core machine
     (benchmarks/grading_speed.out), so the default is a small multiple of that.
     """
 

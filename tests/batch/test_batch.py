@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -19,9 +20,11 @@ import pytest
 
 from autograder import ENGINE_VERSION
 from autograder.batch.discover import discover
+from autograder.batch.isolate import Task, run_isolated
 from autograder.batch.run import grade_all
 from autograder.checks import ALL_CHECKS
 from autograder.grading.engine import grade_submission
+from autograder.grading.report import GradeReport
 
 PARTS = ["part-a"]
 # grades.csv's columns, as the README documents them for instructors' spreadsheets
@@ -229,3 +232,22 @@ def test_dask_cluster_gives_the_same_results(serial, tmp_path):
         assert (result.out / student / "results.json").read_text() == (first.out / student / "results.json").read_text()
     lines = (first.out / "grades.csv").read_text().splitlines()
     assert (result.out / "grades.csv").read_text().splitlines() == [lines[0], lines[1], lines[2], lines[5]]
+
+
+def libraries_loaded(path, *, limits=None, parts=None):
+    """A grader that reports which of the parts' reference libraries its process had before it was called."""
+    from autograder.assignment.parts import PARTS
+
+    wanted = sorted({name for part in PARTS for name in part.grader_imports})
+    return GradeReport(submission=",".join(name for name in wanted if name in sys.modules), digest="0",
+                       engine_version=ENGINE_VERSION)
+
+
+def test_a_forked_grading_process_finds_the_reference_libraries_imported() -> None:
+    from autograder.assignment.parts import PARTS
+
+    task = Task(student="s", filename="s.py", content=b"", grader=f"{__name__}:libraries_loaded")
+    outcome = run_isolated(task, timeout=120, how="fork")
+    wanted = sorted({name for part in PARTS for name in part.grader_imports})
+    assert outcome.report_json is not None, outcome.failure
+    assert json.loads(outcome.report_json)["extra_data"]["submission"] == ",".join(wanted)
