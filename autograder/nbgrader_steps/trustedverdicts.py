@@ -141,13 +141,12 @@ class TrustedVerdicts(NbGraderPreprocessor):
                 pending.cancel()
             self.log.info("grading %s with the trusted engine, in a child process", task.filename)
             outcome = run_isolated(task, timeout=self.time_limit)
-        name, content = task.filename, task.content
         if outcome.report_json is not None:
             return GradeReport.from_gradescope(json.loads(outcome.report_json))
         reason = (f"the trusted grading engine failed on this notebook ({outcome.failure}; its memory limit is "
                   f"{self.memory_limit / 2**30:g} GiB): every check scored 0")
-        self.log.error("%s: %s", name, reason)
-        return _nothing_graded(name, hashlib.sha256(content).hexdigest(), reason, self.parts)
+        self.log.error("%s: %s", task.filename, reason)
+        return _nothing_graded(task.filename, hashlib.sha256(task.content).hexdigest(), reason, self.parts)
 
     def _verdict(self, grade_id: str, points: float, resources: ResourcesDict) -> tuple[float, str]:
         """The cell's score in its own points, and the text the student sees under it."""
@@ -180,12 +179,13 @@ def graded_notebook(nb: NotebookNode) -> bytes:
     """What the engine grades: every cell's type, source and nbgrader metadata, nothing the kernel wrote."""
     kept = nbformat.v4.new_notebook()
     for cell in nb.cells:
-        bare = copy.deepcopy(cell)
-        bare.metadata = {"nbgrader": cell.metadata["nbgrader"]} if "nbgrader" in cell.get("metadata", {}) else {}
-        bare.pop("attachments", None)
+        bare = copy.deepcopy({key: value for key, value in cell.items()
+                              if key not in ("outputs", "execution_count", "attachments", "metadata")})
+        metadata = cell.get("metadata", {})
+        bare["metadata"] = {"nbgrader": copy.deepcopy(metadata["nbgrader"])} if "nbgrader" in metadata else {}
         if bare.get("cell_type") == "code":
-            bare.outputs, bare.execution_count = [], None
-        kept.cells.append(bare)
+            bare.update(outputs=[], execution_count=None)
+        kept.cells.append(nbformat.from_dict(bare))
     return nbformat.writes(kept).encode("utf-8")
 
 
