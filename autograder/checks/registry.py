@@ -12,7 +12,10 @@ hypothesis, derandomized, failing with the shrunk counterexample) and :func:`iso
 Every check runs inside :func:`isolated_torch`, applied by :meth:`Check.run` (so no check
 decorates itself): one torch thread, as in a worker (tiny tensors are many times slower with
 more on a busy machine), and the grader's random states (Python, numpy, torch CPU) left as they
-were before the check.
+were before the check.  A check registered ``alongside=True`` draws only from generators of its
+own, so the engine may run it in a thread beside the others (:meth:`Check.run` with
+``beside_others``): there its restoring of the process's random states would undo the draws of
+the check running at the same time, so it restores none.
 """
 from __future__ import annotations
 
@@ -40,16 +43,24 @@ class Student(Protocol):
 
 
 @contextmanager
-def isolated_torch() -> Iterator[None]:
-    """One torch thread (as in a worker) and the grader's random states left as they were."""
+def one_torch_thread() -> Iterator[None]:
+    """One torch thread, as in a worker, and the number before it restored."""
     threads = torch.get_num_threads()
-    python_state, numpy_state = random.getstate(), np.random.get_state()
     torch.set_num_threads(1)
     try:
-        with torch.random.fork_rng(devices=[]):
-            yield
+        yield
     finally:
         torch.set_num_threads(threads)
+
+
+@contextmanager
+def isolated_torch() -> Iterator[None]:
+    """One torch thread (as in a worker) and the grader's random states left as they were."""
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    try:
+        with one_torch_thread(), torch.random.fork_rng(devices=[]):
+            yield
+    finally:
         random.setstate(python_state)
         np.random.set_state(numpy_state)
 
@@ -61,23 +72,32 @@ class Check:
     test_cell: str
     points: float
     function: Callable[[Student], str | None]
+    alongside: bool = False  # draws from no global random state: may run beside other checks
 
     @property
     def description(self) -> str:
         return (self.function.__doc__ or self.name).strip().splitlines()[0]
 
-    def run(self, student: Student) -> str | None:
-        """The check's note on ``student`` (or :class:`CheckFailed`), run inside :func:`isolated_torch`."""
-        with isolated_torch():
+    def run(self, student: Student, *, beside_others: bool = False) -> str | None:
+        """The check's note on ``student`` (or :class:`CheckFailed`), run inside :func:`isolated_torch`,
+        or with one torch thread only when it runs ``beside_others`` (only an ``alongside`` check may)."""
+        if not beside_others:
+            with isolated_torch():
+                return self.function(student)
+        if not self.alongside:
+            raise ValueError(f"check {self.name} uses the process's random states: it cannot run beside others")
+        with one_torch_thread():
             return self.function(student)
 
 
-def check(name: str, *, part: str, test_cell: str, points: float) -> Callable[[Callable[[Student], str | None]], Check]:
-    """Register a check function under a name, worth ``points``, shown in notebook cell ``test_cell``."""
+def check(name: str, *, part: str, test_cell: str, points: float,
+          alongside: bool = False) -> Callable[[Callable[[Student], str | None]], Check]:
+    """Register a check function under a name, worth ``points``, shown in notebook cell ``test_cell``;
+    ``alongside``: it draws from no global random state (see the module's docstring)."""
     def register(function: Callable[[Student], str | None]) -> Check:
         if any(existing.name == name for existing in REGISTRY):
             raise ValueError(f"two checks are named {name!r}")
-        entry = Check(name=name, part=part, test_cell=test_cell, points=points, function=function)
+        entry = Check(name=name, part=part, test_cell=test_cell, points=points, function=function, alongside=alongside)
         REGISTRY.append(entry)
         return entry
     return register

@@ -40,7 +40,7 @@ def start(memory_bytes: int) -> None:
 
 
 def grade_within_memory(path: str | Path, *, limits: Limits | None = None,
-                        parts: Iterable[str] | None = None) -> GradeReport:
+                        parts: Iterable[str] | None = None, concurrent: bool | None = None) -> GradeReport:
     """The engine's grade_submission, in a process whose address space is limited first."""
     memory = int(os.environ.get(MEMORY_VARIABLE, "0"))
     if memory > 0:
@@ -48,4 +48,4 @@ def grade_within_memory(path: str | Path, *, limits: Limits | None = None,
         resource.setrlimit(resource.RLIMIT_AS, (memory if hard == resource.RLIM_INFINITY else min(memory, hard), hard))
     from autograder.grading import engine  # imported by the forkserver already
 
-    return engine.grade_submission(path, limits=limits, parts=parts)
+    return engine.grade_submission(path, limits=limits, parts=parts, concurrent=concurrent)

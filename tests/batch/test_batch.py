@@ -50,7 +50,7 @@ WRONG = GOOD.replace("/ math.sqrt(Q.size(-1))", "")
 KILLS_ITS_WORKER = GOOD.replace("    scores = torch", "    import os\n    os._exit(1)\n    scores = torch", 1)
 
 
-def faulty_grade(path, *, limits=None, parts=None):
+def faulty_grade(path, *, limits=None, parts=None, concurrent=False):
     """The engine, except that some files break the grading process itself (as a grader bug would)."""
     name = Path(path).stem
     if name == "erin":
@@ -61,7 +61,7 @@ def faulty_grade(path, *, limits=None, parts=None):
         time.sleep(600)
     if name == "ivan":
         os.kill(os.getpid(), signal.SIGKILL)
-    return grade_submission(path, limits=limits, parts=parts)
+    return grade_submission(path, limits=limits, parts=parts, concurrent=concurrent)
 
 
 FAULTY = f"{faulty_grade.__module__}:faulty_grade"
@@ -234,7 +234,7 @@ def test_dask_cluster_gives_the_same_results(serial, tmp_path):
     assert (result.out / "grades.csv").read_text().splitlines() == [lines[0], lines[1], lines[2], lines[5]]
 
 
-def libraries_loaded(path, *, limits=None, parts=None):
+def libraries_loaded(path, *, limits=None, parts=None, concurrent=False):
     """A grader that reports which of the parts' reference libraries its process had before it was called."""
     from autograder.assignment.parts import PARTS
 

@@ -17,7 +17,7 @@ from autograder.grading.report import CheckResult, GradeReport
 NAMES = ['=HYPERLINK("x","y")', "@SUM(A1)", "+1", "-1+2", "\tx", "\rx"]
 
 
-def stand_in_grade(path, *, limits=None, parts=None) -> GradeReport:
+def stand_in_grade(path, *, limits=None, parts=None, concurrent=False) -> GradeReport:
     """7.5 of 15 points and a flag that starts like a formula, whatever the file holds."""
     report = GradeReport(submission=Path(path).name, digest="0", engine_version=ENGINE_VERSION)
     report.results = [CheckResult("sdpa_values", "part-a", "test_sdpa", 7.5, 15.0, "")]

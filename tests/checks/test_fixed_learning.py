@@ -8,8 +8,10 @@ tests/submissions/forged_learning/expected.json.  The threshold itself is benchm
 """
 from __future__ import annotations
 
+import importlib
 import json
 import math
+import random
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ import torch
 from verdicts import assert_as_expected
 
 from autograder.assignment import course, learning_recipe, reference
+from autograder.assignment.parts import PARTS
 from autograder.checks import ALL_CHECKS, fixed_learning
 from autograder.checks.registry import isolated_torch
 from autograder.errors import CheckFailed
@@ -144,3 +147,20 @@ def test_forging_gains_nothing_and_honest_layers_are_judged_on_their_logits(monk
 @pytest.mark.parametrize("name", fixtures(GAPS))
 def test_known_gaps(monkeypatch, name):
     assert_as_expected(grade(SUBMISSIONS / "forged_learning" / name, monkeypatch), GAPS[name])
+
+
+@pytest.mark.slow
+def test_graded_beside_the_other_checks_it_draws_from_no_random_state_of_the_grader(monkeypatch):
+    """Registered ``alongside``, it runs without the restoring of :func:`isolated_torch`, at the same time
+    as checks that draw from the process's generators: it must leave them alone.  (The libraries the
+    engine imports meanwhile are imported first: one of them draws a number when it is imported.)"""
+    assert LEARNS.alongside
+    for name in next(part for part in PARTS if part.tag == LEARNS.part).grader_imports:
+        importlib.import_module(name)
+    random.seed(1), np.random.seed(1), torch.manual_seed(1)
+    states = random.getstate(), np.random.get_state()[1].copy(), torch.random.get_rng_state()
+    monkeypatch.setattr(engine, "ALL_CHECKS", (LEARNS,))
+    report = engine.grade_submission(SUBMISSIONS / "part_b" / "fix_post.py", parts=[LEARNS.part], concurrent=True)
+    assert report.score == LEARNS.points, report.text()
+    assert random.getstate() == states[0] and np.array_equal(np.random.get_state()[1], states[1])
+    assert torch.equal(torch.random.get_rng_state(), states[2])

@@ -4,6 +4,7 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pytest
 import torch
 
 from autograder.checks.compare import FLOAT32_VS_FLOAT32, FLOAT32_VS_FLOAT64, close
@@ -25,6 +26,22 @@ def test_a_check_runs_on_one_thread_and_leaves_every_random_state_as_it_was():
     assert seen["threads"] == 1 and torch.get_num_threads() == 2
     assert random.getstate() == states[0] and np.array_equal(np.random.get_state()[1], states[1])
     assert torch.equal(torch.random.get_rng_state(), states[2])
+
+
+def test_only_a_check_registered_alongside_may_run_beside_others():
+    entry = Check(name="draws", part="part-a", test_cell="test_sdpa", points=1, function=lambda student: "ok")
+    with pytest.raises(ValueError, match="random states"):
+        entry.run(student=None, beside_others=True)
+    torch.set_num_threads(2)
+    seen = {}
+
+    def counts_threads(student) -> str:
+        seen["threads"] = torch.get_num_threads()
+        return "ok"
+
+    beside = Check(name="beside", part="part-a", test_cell="test_sdpa", points=1, function=counts_threads, alongside=True)
+    assert beside.run(student=None, beside_others=True) == "ok"
+    assert seen["threads"] == 1 and torch.get_num_threads() == 2
 
 
 def test_closeness_needs_the_shape_and_scales_only_where_the_tolerance_says():

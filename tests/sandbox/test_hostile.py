@@ -221,7 +221,7 @@ def build_notebooks(folder: Path) -> None:
 
 # --------------------------------------------------------------------------- grading
 
-def grade_recording_incidents(path, *, limits=None, parts=None) -> GradeReport:
+def grade_recording_incidents(path, *, limits=None, parts=None, concurrent=False) -> GradeReport:
     """The engine's grading, plus what the sandbox's monitor noted in every worker, under INCIDENTS in
     the report's notes (a grader for ``grade_all``: it runs in the batch's grading processes)."""
     workers: list[WorkerHandle] = []
@@ -233,7 +233,7 @@ def grade_recording_incidents(path, *, limits=None, parts=None) -> GradeReport:
 
     WorkerHandle.start = start
     try:
-        report = grade_submission(path, limits=limits, parts=parts)
+        report = grade_submission(path, limits=limits, parts=parts, concurrent=concurrent)
     finally:
         WorkerHandle.start = original
     report.notes[INCIDENTS] = list(dict.fromkeys(incident for w in workers for incident in w.incidents))
