@@ -1,32 +1,32 @@
 """One submission graded in a fresh process, killed with everything it started at its time limit.
 
 Locally the grading processes are forked from a forkserver that has already imported the
-engine and the libraries of the parts' reference code (:func:`start_forkserver`: torch,
+libraries the parts' reference code and the workers use (:func:`start_forkserver`: torch,
 transformers and nltk once per class, not per submission); on a Dask cluster, whose workers are
-daemonic processes, each task starts a fresh interpreter instead.  Both run the same task and
-give the same ``results.json``.
+daemonic processes, each task starts a fresh interpreter instead.  Both run the same task
+(:mod:`autograder.batch.child`) and give the same ``results.json``.
 """
 from __future__ import annotations
 
-import importlib
+import atexit
 import json
 import multiprocessing
 import multiprocessing.forkserver
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autograder.grading.report import GradeReport
-from autograder.sandbox.limits import Limits
+from autograder.batch.child import child_main
 from autograder.sandbox.proctree import kill_tree
 from autograder.sandbox.shared import signal_name
+from autograder.sandbox.zygote import worker_environment
 
 DEFAULT_GRADER = "autograder.grading.engine:grade_submission"
 DEFAULT_TIMEOUT = 1800.0
@@ -73,7 +73,7 @@ def run_isolated(task: Task, timeout: float = DEFAULT_TIMEOUT, how: str = "auto"
         (work / "submission" / task.filename).write_bytes(task.content)
         spec = {"student": task.student, "filename": task.filename, "parts": list(task.parts) if task.parts else None,
                 "grader": task.grader, "limits": task.limits, "sys_path": list(task.sys_path),
-                "concurrent": task.concurrent}
+                "concurrent": task.concurrent, "environment": dict(os.environ)}
         (work / "task.json").write_text(json.dumps(spec))
         code, stopped = _run_child(workdir, timeout, how, cancel)
         report_file, error_file = work / "report.json", work / "error.txt"
@@ -88,47 +88,70 @@ def run_isolated(task: Task, timeout: float = DEFAULT_TIMEOUT, how: str = "auto"
         return Outcome(task.student, failure=f"the grading process exited with code {code} without a result")
 
 
-CHILD_COMMAND = "import sys; from autograder.batch.isolate import child_main; child_main(sys.argv[1])"
-# The forkserver's own environment: a grading process forked from it must not start thread pools
+CHILD_COMMAND = "import sys; from autograder.batch.child import child_main; child_main(sys.argv[1])"
+# A server that holds the engine: a grading process forked from it must not start thread pools
 # (N of them share the machine) nor a jemalloc background thread in what the preload imports.
 FORKSERVER_ENVIRONMENT = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                           "TOKENIZERS_PARALLELISM": "false", "JE_ARROW_MALLOC_CONF": "background_thread:false"}
 _forkserver_lock = threading.Lock()
-_forkserver_context: Any = None
+_forkserver: tuple[Any, bool] | None = None  # (context, whether it holds only the libraries)
 
 
-def start_forkserver(preload: list[str] | None = None) -> Any:
-    """Start, once per process, the forkserver every grading process is forked from; return its context.
+def start_forkserver(preload: list[str] | None = None) -> tuple[Any, bool]:
+    """Start, once per process, the forkserver every grading process is forked from; return its
+    context and whether its children may fork their workers' zygote from themselves.
 
-    It imports ``preload`` (by default the engine) and the libraries the parts' reference code
-    imports (:attr:`~autograder.assignment.parts.Part.grader_imports`), so that no grading
-    process imports torch, nltk or transformers again.  A later call returns the running one.
+    It imports the libraries the parts' reference code imports
+    (:attr:`~autograder.assignment.parts.Part.grader_imports`), so that no grading process imports
+    torch, nltk or transformers again.  By default it imports nothing else (the worker zygote and
+    the grading process's entry), in the workers' environment: each grading process first forks its
+    workers' zygote from itself (:func:`autograder.sandbox.zygote.start_here`), then takes back the
+    grader's environment and imports the engine.  With ``preload`` (nbgrader's engine, loaded before
+    any student's kernel runs) it also holds those modules, in this process's environment, and each
+    grading process starts a fresh zygote.  A later call returns the running one.
     """
-    global _forkserver_context
+    global _forkserver
     with _forkserver_lock:
-        if _forkserver_context is None:
+        if _forkserver is None:
             from autograder.assignment.parts import PARTS
 
             libraries = [name for part in PARTS for name in part.grader_imports]
+            if preload:
+                modules, environment = [*preload, *libraries], {**FORKSERVER_ENVIRONMENT, **os.environ}
+            else:
+                prepare_course_data()
+                home = tempfile.mkdtemp(prefix="autograder-forkserver-")
+                atexit.register(shutil.rmtree, home, True)
+                modules = ["autograder.batch.child", "autograder.sandbox.child.zygote", *libraries]
+                environment = worker_environment(home)
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(list(dict.fromkeys([*(preload or [DEFAULT_GRADER.partition(":")[0]]),
-                                                               *libraries])))
+            context.set_forkserver_preload(list(dict.fromkeys(modules)))
             saved = dict(os.environ)
-            os.environ.update({key: value for key, value in FORKSERVER_ENVIRONMENT.items() if key not in saved})
+            os.environ.clear()
+            os.environ.update(environment)
             try:
                 multiprocessing.forkserver.ensure_running()
             finally:
                 os.environ.clear()
                 os.environ.update(saved)
-            _forkserver_context = context
-        return _forkserver_context
+            _forkserver = (context, not preload)
+        return _forkserver
+
+
+def prepare_course_data() -> None:
+    """Make (or find on disk) what the grader builds from the course's data, here in the grader's
+    environment: a server started in the workers' environment imported nltk without its data path."""
+    from autograder.checks.fixed_learning import review_tensors
+
+    review_tensors()
 
 
 def _run_child(workdir: str, timeout: float, how: str, cancel: threading.Event | None) -> tuple[int | None, str | None]:
     """Run child_main(workdir) in a new process; (exit code, reason it was stopped or None)."""
     started = time.time() - 1.0  # as the worker handles do: what was started after this may be killed with it
     if how == "fork":
-        process = start_forkserver().Process(target=child_main, args=(workdir,), name="autograder-grading")
+        context, libraries_only = start_forkserver()
+        process = context.Process(target=child_main, args=(workdir, libraries_only), name="autograder-grading")
         process.start()
         pid, poll = process.pid, (lambda: process.exitcode)
         wait_step = process.join
@@ -159,34 +182,3 @@ def _run_child(workdir: str, timeout: float, how: str, cancel: threading.Event |
             break
         wait_step(min(0.5, max(0.0, deadline - time.monotonic())))
     return poll(), stopped
-
-
-def child_main(workdir: str) -> None:
-    """The grading process: grade the one submission in ``workdir`` and write report.json (or error.txt)."""
-    work = Path(workdir)
-    log = os.open(work / "grader.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    spec = json.loads((work / "task.json").read_text())
-    sys.path[:0] = [entry for entry in spec["sys_path"] if entry not in sys.path]
-    tempfile.tempdir = str(work / "tmp")  # sandbox scratch dirs land here and vanish with the task
-    try:
-        import torch
-        torch.set_num_threads(1)  # N grading processes share the machine; one thread each, same numbers
-        grader = resolve_grader(spec["grader"])
-        limits = Limits(**spec["limits"]) if spec["limits"] else None
-        report = grader(work / "submission" / spec["filename"], limits=limits, parts=spec["parts"],
-                        concurrent=spec["concurrent"])
-        text = report.to_json()
-        (work / "report.json.partial").write_text(text)
-        os.replace(work / "report.json.partial", work / "report.json")
-    except BaseException as exc:  # the supervisor turns this into the submission's flag
-        (work / "error.txt").write_text(f"{type(exc).__name__}: {exc}")
-        sys.stdout.flush()
-        os._exit(1)
-
-
-def resolve_grader(spec: str) -> Callable[..., GradeReport]:
-    """``"module:function"`` -> the function; the default is the engine's grade_submission."""
-    module, _, name = spec.partition(":")
-    return getattr(importlib.import_module(module), name)

@@ -4,7 +4,9 @@ The zygote (:mod:`autograder.sandbox.child.zygote`) is a fresh interpreter with 
 environment that imported torch, numpy, transformers and nltk once; each worker is a fork of it that
 then starts as a fresh worker would (see there).  This saves every worker its own torch import
 (about 2 s of CPU each, five workers per submission).  It is started once per grading process, by
-the first worker, and again if it is gone.
+the first worker, and again if it is gone.  A grading process forked from ``grade-all``'s server,
+which holds those libraries and nothing of the grader's, forks its zygote from itself first
+(:func:`start_here`), which saves it that interpreter's 4-5 s of imports.
 
 The worker is this process's child (the zygote forks twice and this process is a subreaper), so
 :class:`ForkedWorker` waits for it and reads how it ended as ``subprocess.Popen`` did.
@@ -15,12 +17,14 @@ import atexit
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from typing import NoReturn
 
 from autograder.errors import SandboxError, WorkerLost
 from autograder.sandbox.proctree import become_subreaper
@@ -67,18 +71,30 @@ class ForkedWorker:
         assert self.returncode is not None
         return self.returncode
 
+    def kill(self) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)
+
 
 class Zygote:
     """The grader's end of one zygote process."""
 
-    def __init__(self) -> None:
+    def __init__(self, here: bool = False) -> None:
+        """A fresh interpreter, or with ``here`` a fork of this process (see :func:`start_here`)."""
         self.home = tempfile.mkdtemp(prefix="autograder-zygote-")
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.control = ours
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "autograder.sandbox.child.zygote", str(theirs.fileno())],
-            pass_fds=(theirs.fileno(),), cwd=self.home, env=worker_environment(self.home), start_new_session=True,
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process: subprocess.Popen | ForkedWorker
+        if here:
+            pid = os.fork()
+            if pid == 0:
+                _serve_here(theirs.fileno(), self.home)
+            self.process = ForkedWorker(pid)
+        else:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "autograder.sandbox.child.zygote", str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),), cwd=self.home, env=worker_environment(self.home), start_new_session=True,
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         theirs.close()
         self.ready = False
 
@@ -122,6 +138,27 @@ class Zygote:
         shutil.rmtree(self.home, ignore_errors=True)
 
 
+def _serve_here(control_fd: int, home: str) -> NoReturn:
+    """In the fork: become the zygote as the fresh interpreter would start (own session, the workers'
+    environment and home, no descriptor but the socket), then serve; never return into the caller."""
+    try:
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.dup2(control_fd, 3)
+        os.closerange(4, os.sysconf("SC_OPEN_MAX"))
+        os.chdir(home)
+        os.environ.clear()
+        os.environ.update(worker_environment(home))
+        tempfile.tempdir = None
+        from autograder.sandbox.child import zygote as server
+
+        server.main(3)
+    finally:
+        os._exit(1)
+
+
 _lock = threading.Lock()
 _zygote: Zygote | None = None
 _owner = 0  # the pid that started it: a forked grading process starts its own
@@ -134,6 +171,20 @@ def _current() -> Zygote:
         become_subreaper()  # the workers it forks are orphaned to us
         _zygote, _owner = Zygote(), os.getpid()
     return _zygote
+
+
+def start_here() -> None:
+    """Fork this process's zygote from this process itself, now.
+
+    Only for a process that holds the libraries and nothing a worker could borrow (no probe, no
+    reference, no course code), started in the workers' environment: the zygote inherits its memory
+    and shows its starting environment in ``/proc/self/environ``.
+    """
+    global _zygote, _owner
+    with _lock:
+        _discard()
+        become_subreaper()
+        _zygote, _owner = Zygote(here=True), os.getpid()
 
 
 def start_early() -> None:

@@ -143,9 +143,10 @@ def _become_worker(control: socket.socket, fds: list[int], report_write: int, re
     os._exit(code)
 
 
-def main() -> None:
+def main(control_fd: int | None = None) -> None:
+    """Serve the grader on ``control_fd`` (by default the descriptor named on the command line)."""
     torch.set_num_threads(1)
-    control = socket.socket(fileno=int(sys.argv[1]))
+    control = socket.socket(fileno=int(sys.argv[1]) if control_fd is None else control_fd)
     ready = threads() == 1
     control.send(json.dumps({"ready": ready, "threads": threads()}).encode())
     if ready:
