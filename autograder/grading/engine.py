@@ -6,7 +6,7 @@ nbgrader preprocessor and the notebook's hidden tests all come through it.
 With cores to spare, a worker whose checks are all registered ``alongside`` (the learning run,
 the one long computation) is graded in a thread beside the others; its results are merged in
 the parts' order, so the report is the same either way (``concurrent`` only changes the time).
-A batch grades submissions side by side already, so there each grading runs its workers in turn.
+A batch with a job per core grades submissions side by side already: there each grading runs its workers in turn.
 """
 from __future__ import annotations
 
