@@ -10,7 +10,9 @@ the same run, alternating, ``--runs`` times (default 3):
   (goal: at most 1.25x the bare work; its peak resident memory, the largest of any of its
   processes, at most 1 GB; every results.json byte-identical);
 - ``nbgrader autograde transformer --student alice --force`` of the same notebook in a throwaway
-  copy of the course (goal: at most 1.5x);
+  copy of the course (goal: at most 1.5x), and ``nbgrader autograde transformer --force`` of a class of
+  ``--batch`` copies of it, per notebook (what a class run costs each notebook: nbgrader's start and
+  its server's imports are paid once per run);
 - ``grade-all --jobs 1`` and ``--jobs 2`` of ``--batch`` copies of it (goal: a speed-up of at least
   1.9x on 2 cores, outputs identical).
 
@@ -85,14 +87,17 @@ def timed(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> t
     return seconds, usage.ru_maxrss * 1024, f"load average before {load:.2f}"
 
 
-def make_course(folder: Path, notebook: Path) -> Path:
-    """A throwaway copy of the course (source notebook, nbgrader_config.py), released, with alice's submission."""
+def make_course(folder: Path, notebook: Path, students: int) -> Path:
+    """A throwaway copy of the course (source notebook, nbgrader_config.py), released, with alice's submission
+    and ``students - 1`` more copies of it (distinct digests)."""
     (folder / "source" / "transformer").mkdir(parents=True)
     shutil.copy(ROOT / "source" / "transformer" / "transformer.ipynb", folder / "source" / "transformer")
     shutil.copy(ROOT / "nbgrader_config.py", folder)
     nbgrader(folder, "generate_assignment", "transformer", "--force")
     (folder / "submitted" / "alice" / "transformer").mkdir(parents=True)
     shutil.copy(notebook, folder / "submitted" / "alice" / "transformer" / "transformer.ipynb")
+    for index in range(1, students):
+        make_batch(folder / "submitted" / f"student{index:03d}" / "transformer", notebook, 1, "transformer.ipynb", index)
     return folder
 
 
@@ -107,13 +112,13 @@ def nbgrader(course: Path, *args: str) -> None:
                    capture_output=True)
 
 
-def make_batch(folder: Path, notebook: Path, count: int) -> None:
+def make_batch(folder: Path, notebook: Path, count: int, name: str | None = None, first: int = 0) -> None:
     """``count`` copies with distinct digests (a metadata mark), so that every one is graded."""
     folder.mkdir(parents=True)
-    for index in range(count):
+    for index in range(first, first + count):
         content = json.loads(notebook.read_text())
         content.setdefault("metadata", {})["batch_copy"] = index
-        (folder / f"student{index:03d}.ipynb").write_text(json.dumps(content, indent=1))
+        (folder / (name or f"student{index:03d}.ipynb")).write_text(json.dumps(content, indent=1))
 
 
 def same_outputs(first: Path, second: Path) -> bool:
@@ -141,7 +146,7 @@ def main() -> int:
         return 0
     import numpy as np
 
-    from autograder.checks.fixed_learning import review_tensors
+    from autograder.assignment.course_data import review_tensors
 
     notebook = (args.submission or sample_notebook()).resolve()
     shown = notebook.relative_to(ROOT) if notebook.is_relative_to(ROOT) else notebook
@@ -151,15 +156,17 @@ def main() -> int:
         work = Path(scratch)
         data_file = work / "reviews.npz"
         np.savez(data_file, **review_tensors())  # what the grader reads from its cache, ready for the bare work
-        course = None if "nbgrader" in args.skip else make_course(work / "course", notebook)
+        course = None if "nbgrader" in args.skip else make_course(work / "course", notebook, args.batch)
         if "batch" not in args.skip:
             make_batch(work / "batch", notebook, args.batch)
         results, peaks, identical_batches = [], [], []
 
-        def measure(name: str, command: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None) -> int:
+        def measure(name: str, command: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None,
+                    per: int = 1) -> int:
             seconds, peak, note = timed(command, cwd, env)
-            times.setdefault(name, []).append(seconds)
-            print(f"  {name}: {seconds:.1f} s ({note}; peak RSS {peak / 2**30:.2f} GB)", flush=True)
+            times.setdefault(name, []).append(seconds / per)
+            shown = f"{seconds:.1f} s" if per == 1 else f"{seconds / per:.1f} s ({seconds:.1f} s for {per})"
+            print(f"  {name}: {shown} ({note}; peak RSS {peak / 2**30:.2f} GB)", flush=True)
             return peak
 
         for run in range(1, args.runs + 1):
@@ -171,6 +178,8 @@ def main() -> int:
             if course is not None:
                 measure("nbgrader", [sys.executable, "-m", "nbgrader", "autograde", "transformer", "--student", "alice",
                                      "--force"], course, nbgrader_env())
+                measure("nbgrader class run, per notebook", [sys.executable, "-m", "nbgrader", "autograde", "transformer",
+                                                             "--force"], course, nbgrader_env(), per=args.batch)
             if "batch" not in args.skip:
                 outs = {}
                 for jobs in ((1, 2) if run % 2 else (2, 1)):
@@ -183,7 +192,9 @@ def main() -> int:
     print("medians: " + "; ".join(f"{name} {value:.1f} s" for name, value in medians.items()))
     print(verdict("CLI / bare", medians["CLI"] / medians["bare work"]))
     if "nbgrader" in medians:
-        print(verdict("nbgrader / bare", medians["nbgrader"] / medians["bare work"]))
+        print(verdict("nbgrader / bare", medians["nbgrader"] / medians["bare work"]) + " (one notebook, a run of its own)")
+        print(verdict("nbgrader / bare", medians["nbgrader class run, per notebook"] / medians["bare work"]) +
+              f" (per notebook of a class run of {args.batch})")
     if "grade-all --jobs 1" in medians:
         print(verdict("jobs 2 speed-up", medians["grade-all --jobs 1"] / medians["grade-all --jobs 2"]) +
               f"; --jobs 1 and --jobs 2 outputs identical in every run: {all(identical_batches)}")

@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from autograder.assignment import course_data
 from autograder.checks import fixed_learning  # the check's recipe and training loop
 from autograder.probes import PROBES
 from autograder.probes import fixed_learning as _probes  # noqa: F401  (registers the learning probes)
@@ -122,7 +123,7 @@ _worker: dict = {}
 def _init_worker() -> None:
     torch.set_num_threads(1)
     ns = load_course_namespace()
-    _worker.update(ns=ns, variants=variants(ns), data=fixed_learning.review_tensors())
+    _worker.update(ns=ns, variants=variants(ns), data=course_data.review_tensors())
 
 
 def _run(job: tuple[str, int]) -> tuple[str, int, float, float, list[float]]:
@@ -138,8 +139,8 @@ def main(n_seeds: int = 20) -> None:
     os.environ.setdefault("NLTK_DATA", "/work/shared/nltk_data")
     torch.set_num_threads(1)
     names = list(variants(load_course_namespace()))
-    fixed_learning.review_tensors()  # tokenise once, before the pool forks
-    print(f"recipe: data {fixed_learning.DATA}\n        training {fixed_learning.TRAINING}\n"
+    course_data.review_tensors()  # tokenise once, before the pool forks
+    print(f"recipe: data {course_data.DATA}\n        training {fixed_learning.TRAINING}\n"
           f"        model {fixed_learning.MODEL}")
     print(f"metric: the grader's mean training loss over the last epoch (nats; chance ln 2 = {fixed_learning.CHANCE:.3f}), "
           f"through fixed_learning.train_in_worker;\n        seeds 0..{n_seeds - 1}; one thread per run, "

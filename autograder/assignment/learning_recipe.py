@@ -22,7 +22,6 @@ import torch.nn.functional as F
 
 from autograder.errors import CheckFailed
 
-DATA = dict(n_train=600, n_heldout=400, max_len=48, max_words=5000, split_seed=0)
 TRAINING = dict(epochs=5, lr=5e-3, batch_size=32)
 MODEL = dict(embed_dim=32, num_heads=4, ffn_dim=64, num_layers=4)
 SEED = 0

@@ -2,7 +2,8 @@
 
 Locally the grading processes are forked from a forkserver that has already imported the
 libraries the parts' reference code and the workers use (:func:`start_forkserver`: torch,
-transformers and nltk once per class, not per submission); on a Dask cluster, whose workers are
+transformers and nltk once per class, not per submission; ``grade-all`` and ``nbgrader autograde``
+alike); on a Dask cluster, whose workers are
 daemonic processes, each task starts a fresh interpreter instead.  Both run the same task
 (:mod:`autograder.batch.child`) and give the same ``results.json``.
 """
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autograder.batch.child import child_main
+from autograder.batch.child import LOADED_FILE, child_main
 from autograder.sandbox.proctree import kill_tree
 from autograder.sandbox.shared import signal_name
 from autograder.sandbox.zygote import worker_environment
@@ -57,12 +58,14 @@ class Outcome:
 
 
 def run_isolated(task: Task, timeout: float = DEFAULT_TIMEOUT, how: str = "auto",
-                 cancel: threading.Event | None = None) -> Outcome:
+                 cancel: threading.Event | None = None, loaded: threading.Event | None = None) -> Outcome:
     """Grade ``task`` in a fresh process and return its report; never raises for the submission's sake.
 
     ``how`` is "fork" (from the preloaded forkserver), "exec" (a new interpreter) or "auto"
     (fork unless this process may not have children, as in a daemonic Dask worker).  The
     process, and everything it started, is killed after ``timeout`` seconds or on ``cancel``.
+    ``loaded`` is set once the process has imported the engine and its grader (the code that grades is
+    then fixed, whatever changes on disk) or has ended.
     """
     if how == "auto":
         how = "exec" if multiprocessing.current_process().daemon else "fork"
@@ -75,7 +78,11 @@ def run_isolated(task: Task, timeout: float = DEFAULT_TIMEOUT, how: str = "auto"
                 "grader": task.grader, "limits": task.limits, "sys_path": list(task.sys_path),
                 "concurrent": task.concurrent, "environment": dict(os.environ)}
         (work / "task.json").write_text(json.dumps(spec))
-        code, stopped = _run_child(workdir, timeout, how, cancel)
+        try:
+            code, stopped = _run_child(workdir, timeout, how, cancel, loaded)
+        finally:
+            if loaded is not None:
+                loaded.set()
         report_file, error_file = work / "report.json", work / "error.txt"
         if code == 0 and report_file.exists():
             return Outcome(task.student, report_json=report_file.read_text())
@@ -88,70 +95,59 @@ def run_isolated(task: Task, timeout: float = DEFAULT_TIMEOUT, how: str = "auto"
         return Outcome(task.student, failure=f"the grading process exited with code {code} without a result")
 
 
-CHILD_COMMAND = "import sys; from autograder.batch.child import child_main; child_main(sys.argv[1])"
-# A server that holds the engine: a grading process forked from it must not start thread pools
-# (N of them share the machine) nor a jemalloc background thread in what the preload imports.
-FORKSERVER_ENVIRONMENT = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-                          "TOKENIZERS_PARALLELISM": "false", "JE_ARROW_MALLOC_CONF": "background_thread:false"}
+CHILD_COMMAND = "import sys; from autograder.batch.child import LOADED_FILE, child_main; child_main(sys.argv[1])"
 _forkserver_lock = threading.Lock()
-_forkserver: tuple[Any, bool] | None = None  # (context, whether it holds only the libraries)
+_forkserver: Any = None
 
 
-def start_forkserver(preload: list[str] | None = None) -> tuple[Any, bool]:
-    """Start, once per process, the forkserver every grading process is forked from; return its
-    context and whether its children may fork their workers' zygote from themselves.
+def start_forkserver() -> Any:
+    """Start, once per process, the forkserver every grading process is forked from; return its context.
 
     It imports the libraries the parts' reference code imports
     (:attr:`~autograder.assignment.parts.Part.grader_imports`), so that no grading process imports
-    torch, nltk or transformers again.  By default it imports nothing else (the worker zygote and
-    the grading process's entry), in the workers' environment: each grading process first forks its
-    workers' zygote from itself (:func:`autograder.sandbox.zygote.start_here`), then takes back the
-    grader's environment and imports the engine.  With ``preload`` (nbgrader's engine, loaded before
-    any student's kernel runs) it also holds those modules, in this process's environment, and each
-    grading process starts a fresh zygote.  A later call returns the running one.
+    torch, nltk or transformers again, and nothing else (the worker zygote and the grading process's
+    entry), in the workers' environment: each grading process first forks its workers' zygote from
+    itself (:func:`autograder.sandbox.zygote.start_here`), then takes back the grader's environment and
+    imports the engine.  A later call returns the running one.
     """
     global _forkserver
     with _forkserver_lock:
         if _forkserver is None:
             from autograder.assignment.parts import PARTS
 
+            prepare_course_data()
+            home = tempfile.mkdtemp(prefix="autograder-forkserver-")
+            atexit.register(shutil.rmtree, home, True)
             libraries = [name for part in PARTS for name in part.grader_imports]
-            if preload:
-                modules, environment = [*preload, *libraries], {**FORKSERVER_ENVIRONMENT, **os.environ}
-            else:
-                prepare_course_data()
-                home = tempfile.mkdtemp(prefix="autograder-forkserver-")
-                atexit.register(shutil.rmtree, home, True)
-                modules = ["autograder.batch.child", "autograder.sandbox.child.zygote", *libraries]
-                environment = worker_environment(home)
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(list(dict.fromkeys(modules)))
+            context.set_forkserver_preload(list(dict.fromkeys(["autograder.batch.child", "autograder.sandbox.child.zygote",
+                                                               *libraries])))
             saved = dict(os.environ)
             os.environ.clear()
-            os.environ.update(environment)
+            os.environ.update(worker_environment(home))
             try:
                 multiprocessing.forkserver.ensure_running()
             finally:
                 os.environ.clear()
                 os.environ.update(saved)
-            _forkserver = (context, not preload)
+            _forkserver = context
         return _forkserver
 
 
 def prepare_course_data() -> None:
     """Make (or find on disk) what the grader builds from the course's data, here in the grader's
-    environment: a server started in the workers' environment imported nltk without its data path."""
-    from autograder.checks.fixed_learning import review_tensors
+    environment: the server, started in the workers' environment, imports nltk without its data path."""
+    from autograder.assignment.course_data import review_tensors
 
     review_tensors()
 
 
-def _run_child(workdir: str, timeout: float, how: str, cancel: threading.Event | None) -> tuple[int | None, str | None]:
+def _run_child(workdir: str, timeout: float, how: str, cancel: threading.Event | None,
+               loaded: threading.Event | None) -> tuple[int | None, str | None]:
     """Run child_main(workdir) in a new process; (exit code, reason it was stopped or None)."""
     started = time.time() - 1.0  # as the worker handles do: what was started after this may be killed with it
     if how == "fork":
-        context, libraries_only = start_forkserver()
-        process = context.Process(target=child_main, args=(workdir, libraries_only), name="autograder-grading")
+        process = start_forkserver().Process(target=child_main, args=(workdir, True), name="autograder-grading")
         process.start()
         pid, poll = process.pid, (lambda: process.exitcode)
         wait_step = process.join
@@ -171,7 +167,10 @@ def _run_child(workdir: str, timeout: float, how: str, cancel: threading.Event |
         raise ValueError(f"unknown way to start a grading process: {how!r}")
     deadline = time.monotonic() + timeout
     stopped = None
+    loaded_file = Path(workdir) / LOADED_FILE
     while poll() is None:
+        if loaded is not None and not loaded.is_set() and loaded_file.exists():
+            loaded.set()
         if cancel is not None and cancel.is_set():
             stopped = "grading was interrupted"
         elif time.monotonic() >= deadline:
@@ -180,5 +179,6 @@ def _run_child(workdir: str, timeout: float, how: str, cancel: threading.Event |
             kill_tree(pid, started)
             wait_step(10)
             break
-        wait_step(min(0.5, max(0.0, deadline - time.monotonic())))
+        step = 0.5 if loaded is None or loaded.is_set() else 0.02
+        wait_step(min(step, max(0.0, deadline - time.monotonic())))
     return poll(), stopped

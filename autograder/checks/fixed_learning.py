@@ -10,17 +10,12 @@ that still learn are the behaviour check's to catch.
 """
 from __future__ import annotations
 
-import hashlib
-import os
 import time
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from autograder.assignment import course, learning_recipe
-from autograder.assignment.learning_recipe import CHANCE, DATA, MODEL, SEED, TRAINING
+from autograder.assignment import learning_recipe
+from autograder.assignment.course_data import review_tensors
+from autograder.assignment.learning_recipe import CHANCE, MODEL, SEED, TRAINING
 from autograder.checks.registry import Student, check
 from autograder.errors import CheckFailed
 
@@ -29,29 +24,6 @@ THRESHOLD = 0.59
 # core; with 2 cores overloaded, up to 28 s a run, 0.8 s a call (9 s seen once).
 TRAINING_SECONDS = 120.0  # the whole run
 STEP_SECONDS = 20.0       # each call
-
-
-def _cache_dir() -> Path:
-    return Path(os.environ.get("AUTOGRADER_CACHE", Path.home() / ".cache" / "transformer-autograder"))
-
-
-@cache
-def review_tensors() -> dict[str, np.ndarray | int]:
-    """The tokenized reviews, made once per machine and course version (a few seconds) and cached on disk."""
-    source = "".join(course.cells(("partb_data",)).values()) + repr(sorted(DATA.items()))
-    path = _cache_dir() / f"reviews-{hashlib.sha256(source.encode()).hexdigest()[:16]}.npz"
-    if path.exists():
-        with np.load(path, allow_pickle=False) as stored:
-            return {key: stored[key] if stored[key].ndim else int(stored[key]) for key in stored.files}
-    data = course.namespace(("partb_data",))["load_review_tensors"](**DATA)
-    arrays: dict[str, np.ndarray | int] = {key: data[key].numpy()
-                                           for key in ("train_x", "train_y", "heldout_x", "heldout_y")}
-    arrays["vocab_size"] = len(data["vocab"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez(partial, **arrays)
-    partial.replace(path)
-    return arrays
 
 
 def train_in_worker(student: Student, data: dict[str, Any], seed: int = SEED) -> list[float]:

@@ -8,10 +8,11 @@ process, killed with everything it started at its time limit), and the grading p
 first limits its own address space (a soft RLIMIT_AS, so the workers it starts may still set
 their own limits): its failure is one flagged notebook.
 
-:func:`start` makes the grading processes forks of a server that imported the engine, read
-the course's code and imported the libraries before any student's kernel ran, so nothing a
-kernel changed on disk reaches the code that grades; nbgrader's own process imports neither
-torch nor the engine.
+:func:`start` starts ``grade-all``'s server (the libraries, imported once per run), and each
+grading process imports the engine and reads the course's code (this module) before the
+notebook's kernel starts (:class:`~.starttrustedgrading.StartTrustedGrading` waits for that), so
+nothing the kernel changes on disk reaches the code that grades it; nbgrader's own process
+imports neither torch nor the engine.
 """
 from __future__ import annotations
 
@@ -34,9 +35,9 @@ for _part in PARTS:
 
 
 def start(memory_bytes: int) -> None:
-    """Start the server the grading processes are forked from, now, with the engine loaded."""
+    """Start the server the grading processes are forked from, now."""
     os.environ[MEMORY_VARIABLE] = str(memory_bytes)
-    isolate.start_forkserver([__name__, "autograder.grading.engine"])
+    isolate.start_forkserver()
 
 
 def grade_within_memory(path: str | Path, *, limits: Limits | None = None,
@@ -46,6 +47,6 @@ def grade_within_memory(path: str | Path, *, limits: Limits | None = None,
     if memory > 0:
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
         resource.setrlimit(resource.RLIMIT_AS, (memory if hard == resource.RLIM_INFINITY else min(memory, hard), hard))
-    from autograder.grading import engine  # imported by the forkserver already
+    from autograder.grading import engine  # imported by the grading process before it said it was loaded
 
     return engine.grade_submission(path, limits=limits, parts=parts, concurrent=concurrent)

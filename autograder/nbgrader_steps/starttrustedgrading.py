@@ -3,8 +3,10 @@
 The engine grades a notebook's code, not what its kernel printed (:mod:`.trustedverdicts`), and
 the code is fixed once the sanitize pass is done.  Waiting for the kernel first made one
 autograde the sum of the two; started here, first in ``c.Autograde.autograde_preprocessors``,
-it is about the longer of them on a machine with a core to spare.  ``TrustedVerdicts`` later
-takes this grading only if it graded exactly the code in front of it.
+it is about the longer of them on a machine with a core to spare.  The kernel starts once the
+grading process has imported the engine and read the course (half a second), so nothing the
+kernel writes can change the code that grades it.  ``TrustedVerdicts`` later takes this grading
+only if it graded exactly the code in front of it.
 """
 from __future__ import annotations
 

@@ -43,6 +43,7 @@ from autograder.nbgrader_steps.flags import SALVAGE_METADATA_KEY, add_flag, carr
 
 METADATA_KEY = "autograder"
 PENDING_KEY = "autograder_pending_grading"  # in resources: the grading StartTrustedGrading started
+LOAD_SECONDS = 120.0  # how long the kernel waits for that grading to import the engine (0.5 s on a quiet machine)
 
 
 class TrustedVerdicts(NbGraderPreprocessor):
@@ -116,6 +117,9 @@ class TrustedVerdicts(NbGraderPreprocessor):
         if self._started is not None:  # the last notebook's, if its pass failed before TrustedVerdicts took it
             self._started.cancel()
         self._started = resources[PENDING_KEY] = PendingGrading(self._task(nb, resources), self.time_limit)
+        if not self._started.wait_loaded(LOAD_SECONDS):
+            self.log.warning("the grading of this notebook has not loaded the engine after %g s: its kernel starts anyway",
+                             LOAD_SECONDS)
 
     def _task(self, nb: NotebookNode, resources: ResourcesDict) -> Task:
         info = resources.get("nbgrader", {})
@@ -195,6 +199,7 @@ class PendingGrading:
     def __init__(self, task: Task, timeout: float) -> None:
         self.content = task.content
         self._cancelled = threading.Event()
+        self._loaded = threading.Event()
         self._future: Future[Outcome] = Future()
         self._thread = threading.Thread(target=self._run, args=(task, timeout), name=f"grading {task.filename}",
                                         daemon=True)
@@ -202,9 +207,15 @@ class PendingGrading:
 
     def _run(self, task: Task, timeout: float) -> None:
         try:
-            self._future.set_result(run_isolated(task, timeout, cancel=self._cancelled))
+            self._future.set_result(run_isolated(task, timeout, cancel=self._cancelled, loaded=self._loaded))
         except BaseException as error:  # handed to the thread that collects the grading, as if it had run there
             self._future.set_exception(error)
+        finally:
+            self._loaded.set()
+
+    def wait_loaded(self, timeout: float) -> bool:
+        """Wait until the grading process has imported the engine (or ended); False if ``timeout`` passed first."""
+        return self._loaded.wait(timeout)
 
     def outcome(self) -> Outcome:
         """Wait for the grading (run_isolated kills it at its time limit)."""

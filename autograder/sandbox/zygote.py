@@ -4,7 +4,7 @@ The zygote (:mod:`autograder.sandbox.child.zygote`) is a fresh interpreter with 
 environment that imported torch, numpy, transformers and nltk once; each worker is a fork of it that
 then starts as a fresh worker would (see there).  This saves every worker its own torch import
 (about 2 s of CPU each, five workers per submission).  It is started once per grading process, by
-the first worker, and again if it is gone.  A grading process forked from ``grade-all``'s server,
+the first worker, and again if it is gone.  A grading process forked from the batch server (``grade-all``, nbgrader),
 which holds those libraries and nothing of the grader's, forks its zygote from itself first
 (:func:`start_here`), which saves it that interpreter's 4-5 s of imports.
 

@@ -98,3 +98,40 @@ def test_a_forked_grading_process_finds_the_course_data_with_an_empty_cache(tmp_
     report = json.loads((tmp_path / "out" / "alice" / "results.json").read_text())
     assert {test["name"]: test["score"] for test in report["tests"]}["fixed_layer_learns"] == 5.0, done.stdout
     assert not report["extra_data"]["flags"]
+
+
+SLOW_GRADER = '''
+import pathlib, time
+from autograder import ENGINE_VERSION
+from autograder.grading.report import GradeReport
+
+time.sleep(1.0)  # a grader that takes a while to import
+pathlib.Path(__file__).with_name("imported").touch()
+
+
+def grade(path, *, limits=None, parts=None, concurrent=None):
+    time.sleep(2.0)
+    return GradeReport(submission="s", digest="0", engine_version=ENGINE_VERSION)
+'''
+
+WAIT_LOADED = """
+import json, sys, threading
+from pathlib import Path
+from autograder.batch.isolate import Task, run_isolated
+loaded = threading.Event()
+task = Task(student="s", filename="s.py", content=b"", grader="slow_grader:grade", sys_path=(sys.argv[1],))
+grading = threading.Thread(target=run_isolated, args=(task, 300), kwargs={"how": "fork", "loaded": loaded})
+grading.start()
+print(json.dumps({"loaded": loaded.wait(300), "engine": "autograder.grading.engine" in sys.modules,
+                  "grader_imported": (Path(sys.argv[1]) / "imported").exists(), "still_grading": grading.is_alive()}))
+grading.join()
+"""
+
+
+def test_a_grading_process_says_it_is_loaded_once_it_imported_its_grader_and_before_it_grades(tmp_path):
+    """nbgrader starts the student's kernel only then: whatever it writes on disk, the code that grades is fixed."""
+    (tmp_path / "slow_grader.py").write_text(SLOW_GRADER)
+    run = subprocess.run([sys.executable, "-c", WAIT_LOADED, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                         timeout=600)
+    assert json.loads(run.stdout) == {"loaded": True, "engine": False, "grader_imported": True, "still_grading": True}, \
+        run.stderr[-2000:]

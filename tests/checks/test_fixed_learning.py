@@ -20,7 +20,7 @@ import pytest
 import torch
 from verdicts import assert_as_expected
 
-from autograder.assignment import course, learning_recipe, reference
+from autograder.assignment import course, course_data, learning_recipe, reference
 from autograder.assignment.parts import PARTS
 from autograder.checks import ALL_CHECKS, fixed_learning
 from autograder.checks.registry import isolated_torch
@@ -33,7 +33,7 @@ LEARNS = fixed_learning.fixed_layer_learns
 PART_B = json.loads((SUBMISSIONS / "part_b" / "expected.json").read_text())["_fixed_layer_learns"]
 FORGED = json.loads((SUBMISSIONS / "forged_learning" / "expected.json").read_text())
 GAPS = FORGED["_known_gaps"]
-BATCHES = -(-learning_recipe.DATA["n_train"] // learning_recipe.TRAINING["batch_size"])
+BATCHES = -(-course_data.DATA["n_train"] // learning_recipe.TRAINING["batch_size"])
 
 
 def fixtures(expected: dict[str, Any]) -> list[str]:
@@ -59,7 +59,7 @@ class StandIn:
 
 def synthetic_data() -> dict[str, Any]:
     rng = np.random.default_rng(0)
-    n, length = learning_recipe.DATA["n_train"], learning_recipe.DATA["max_len"]
+    n, length = course_data.DATA["n_train"], course_data.DATA["max_len"]
     return {"train_x": rng.integers(2, 50, (n, length)), "train_y": rng.integers(0, 2, n), "vocab_size": 50,
             "heldout_x": rng.integers(2, 50, (4, length)), "heldout_y": rng.integers(0, 2, 4)}
 
@@ -118,7 +118,7 @@ def test_the_graders_loss_is_the_course_training_loss():
         def call(self, probe: str, timeout: float | None = None, **kwargs: Any) -> dict[str, Any]:
             return getattr(learning_probes, probe)(namespace, **kwargs)
 
-    data = fixed_learning.review_tensors()
+    data = course_data.review_tensors()
     with isolated_torch():
         losses = fixed_learning.train_in_worker(InProcess(), data)
     tensors = {key: torch.from_numpy(data[key]) for key in ("train_x", "train_y", "heldout_x", "heldout_y")}

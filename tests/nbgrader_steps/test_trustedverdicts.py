@@ -1,6 +1,7 @@
 """The engine runs outside ``nbgrader autograde``'s process, with limits: its failure is one flagged notebook."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -60,8 +61,11 @@ class FakeEngine:
         self.graded: list[bytes] = []
         self.cancelled: list[bool] = []
 
-    def __call__(self, task: Task, timeout: float = 0.0, cancel: threading.Event | None = None) -> Outcome:
+    def __call__(self, task: Task, timeout: float = 0.0, cancel: threading.Event | None = None,
+                 loaded: threading.Event | None = None) -> Outcome:
         self.graded.append(task.content)
+        if loaded is not None:
+            loaded.set()
         if cancel is not None:
             cancel.wait(0.5)
         self.cancelled.append(bool(cancel and cancel.is_set()))
@@ -117,3 +121,25 @@ def test_a_grading_nobody_took_is_stopped_when_the_next_notebook_starts(monkeypa
         step.preprocess(nbformat.read(CLEAN, as_version=4), {"nbgrader": {"student": student, "notebook": "t"}})
     step._started.outcome()
     assert engine.cancelled == [True, False]
+
+
+NBGRADER_PROCESS = f"""
+import json, sys
+import nbformat
+from autograder.nbgrader_steps import trustedverdicts
+from autograder.nbgrader_steps.starttrustedgrading import StartTrustedGrading
+notebook = nbformat.read({str(CLEAN)!r}, as_version=4)
+resources = {{"nbgrader": {{"student": "s", "notebook": "transformer"}}}}
+notebook, resources = StartTrustedGrading(parts=["part-a"]).preprocess(notebook, resources)
+loaded = resources[trustedverdicts.PENDING_KEY].wait_loaded(0)
+step = trustedverdicts.TrustedVerdicts(parts=["part-a"])
+step.preprocess(notebook, resources)
+print(json.dumps({{"loaded_before_the_kernel": loaded, "torch": "torch" in sys.modules,
+                  "engine": "autograder.grading.engine" in sys.modules, "score": step.report.score}}))
+"""
+
+
+def test_the_kernel_starts_after_the_grading_loaded_the_engine_and_nbgrader_imports_no_torch() -> None:
+    run = subprocess.run([sys.executable, "-c", NBGRADER_PROCESS], capture_output=True, text=True, timeout=600)
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    assert seen == {"loaded_before_the_kernel": True, "torch": False, "engine": False, "score": 30.0}, run.stderr[-2000:]

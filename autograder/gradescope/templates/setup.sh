@@ -53,5 +53,5 @@ if ! "$VENV/bin/python" -c "from nltk.corpus import movie_reviews; movie_reviews
   "$VENV/bin/python" -m nltk.downloader -q -d "$NLTK_DATA" movie_reviews
 fi
 # Part B's tokenized reviews, made once here rather than in every submission's grading.
-(cd "$SOURCE" && "$VENV/bin/python" -c "from autograder.checks.fixed_learning import review_tensors; review_tensors()")
+(cd "$SOURCE" && "$VENV/bin/python" -c "from autograder.assignment.course_data import review_tensors; review_tensors()")
 PY=$VENV/bin/python check
