@@ -97,7 +97,9 @@ def make_course(folder: Path, notebook: Path, students: int) -> Path:
     (folder / "submitted" / "alice" / "transformer").mkdir(parents=True)
     shutil.copy(notebook, folder / "submitted" / "alice" / "transformer" / "transformer.ipynb")
     for index in range(1, students):
-        make_batch(folder / "submitted" / f"student{index:03d}" / "transformer", notebook, 1, "transformer.ipynb", index)
+        (folder / "submitted" / f"student{index:03d}" / "transformer").mkdir(parents=True)
+        (folder / "submitted" / f"student{index:03d}" / "transformer" / "transformer.ipynb").write_text(
+            marked_copy(notebook, index))
     return folder
 
 
@@ -112,13 +114,18 @@ def nbgrader(course: Path, *args: str) -> None:
                    capture_output=True)
 
 
-def make_batch(folder: Path, notebook: Path, count: int, name: str | None = None, first: int = 0) -> None:
-    """``count`` copies with distinct digests (a metadata mark), so that every one is graded."""
+def marked_copy(notebook: Path, index: int) -> str:
+    """The notebook with a metadata mark, so that each copy has its own digest and is graded."""
+    content = json.loads(notebook.read_text())
+    content.setdefault("metadata", {})["batch_copy"] = index
+    return json.dumps(content, indent=1)
+
+
+def make_batch(folder: Path, notebook: Path, count: int) -> None:
+    """``count`` copies with distinct digests, so that every one is graded."""
     folder.mkdir(parents=True)
-    for index in range(first, first + count):
-        content = json.loads(notebook.read_text())
-        content.setdefault("metadata", {})["batch_copy"] = index
-        (folder / (name or f"student{index:03d}.ipynb")).write_text(json.dumps(content, indent=1))
+    for index in range(count):
+        (folder / f"student{index:03d}.ipynb").write_text(marked_copy(notebook, index))
 
 
 def same_outputs(first: Path, second: Path) -> bool:

@@ -95,7 +95,7 @@ def run_isolated(task: Task, timeout: float = DEFAULT_TIMEOUT, how: str = "auto"
         return Outcome(task.student, failure=f"the grading process exited with code {code} without a result")
 
 
-CHILD_COMMAND = "import sys; from autograder.batch.child import LOADED_FILE, child_main; child_main(sys.argv[1])"
+CHILD_COMMAND = "import sys; from autograder.batch.child import child_main; child_main(sys.argv[1])"
 _forkserver_lock = threading.Lock()
 _forkserver: Any = None
 
